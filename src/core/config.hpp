@@ -1,0 +1,61 @@
+#pragma once
+// Configuration files and option parsing. Only config* files touch
+// Program_options (STYLE rule 7); plugins describe their keys with an
+// options_description and get a variables_map back, or a config_error whose
+// message names the file, line, section, key and bad value.
+#include <boost/program_options/options_description.hpp>
+#include <boost/program_options/positional_options.hpp>
+#include <boost/program_options/variables_map.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/duration.hpp"
+#include "core/endpoint.hpp"
+
+namespace sb::core {
+
+namespace po = boost::program_options;
+
+struct config_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct ini_entry {
+    std::string key;
+    std::string value;
+    int line = 0;
+};
+
+struct ini_section {
+    std::string name;  // "mux.demo", "sip.behavior"
+    std::string file;
+    int line = 0;
+    std::vector<ini_entry> entries;
+
+    std::string where(int at) const { return file + ":" + std::to_string(at); }
+};
+
+// Sections in file order; keys before any section are an error. Comments
+// start with '#' or ';'. Values may be quoted; an empty value is allowed.
+std::vector<ini_section> read_ini(const std::string& path);
+std::vector<ini_section> parse_ini(const std::string& text, const std::string& file_name);
+
+// Stores a section's keys into vm using desc's long option names. Unknown
+// keys and bad values throw config_error naming them. Does not notify().
+void store_section(const ini_section& section, const po::options_description& desc, po::variables_map& vm);
+
+// Parses a command line into vm; errors become config_error naming the option.
+void store_command_line(int argc, const char* const* argv, const po::options_description& desc,
+                        po::variables_map& vm, const po::positional_options_description* positional = nullptr);
+
+// Typed getters that turn text options into values, naming the option on error.
+duration get_duration(const po::variables_map& vm, const std::string& option);
+endpoint get_endpoint(const po::variables_map& vm, const std::string& option, std::string_view default_host = {});
+bool parse_bool(const std::string& option, const std::string& text);
+
+// Raises the open-file limit to the hard limit: a multiplexer holding
+// thousands of clients must not fail at 1024.
+void raise_fd_limit();
+
+}  // namespace sb::core

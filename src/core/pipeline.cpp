@@ -1,0 +1,177 @@
+#include "core/pipeline.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "core/duration.hpp"
+#include "core/error.hpp"
+
+namespace sb::core {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using asio::as_tuple;
+using asio::use_awaitable;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+struct client {
+    tcp::socket socket;
+    std::shared_ptr<pipeline_context> ctx;
+    logger log;
+    std::string peer;
+    clock::time_point deadline = clock::time_point::max();  // pushed forward by the worker
+};
+
+void push_deadline(client& c) {
+    if (c.ctx->client_timeout > clock::duration::zero()) c.deadline = clock::now() + c.ctx->client_timeout;
+}
+
+asio::awaitable<void> watchdog(client& c) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto now = clock::now();
+    while (c.deadline > now) {
+        timer.expires_at(c.deadline);
+        co_await timer.async_wait(use_awaitable);
+        now = clock::now();
+    }
+    SB_LOG(c.log, info) << "client " << c.peer << " idle for " << format_duration(c.ctx->client_timeout)
+                        << ", closing";
+}
+
+const char* outcome_name(std::error_code ec) {
+    if (!ec) return "ok";
+    if (ec == errc::request_timeout) return "timeout";
+    if (ec == errc::queue_full) return "queue full";
+    if (ec == errc::upstream_unavailable) return "upstream unavailable";
+    if (ec == errc::upstream_failed) return "upstream failed";
+    if (ec == errc::shutting_down) return "shutting down";
+    return "error";
+}
+
+void count_failure(pipeline_metrics& m, std::error_code ec) {
+    m.failed->inc();
+    if (ec == errc::request_timeout) m.timeouts->inc();
+    else if (ec == errc::queue_full) m.queue_full->inc();
+    else if (ec == errc::upstream_unavailable) m.unavailable->inc();
+}
+
+asio::awaitable<void> work(client& c, session_registry::guard& reg) {
+    auto& ctx = *c.ctx;
+    const protocol& proto = ctx.proto;
+    auto framer = proto.make_request_framer(ctx.max_message);
+    auto req = std::make_shared<exchange_request>(c.socket.get_executor());
+    std::vector<std::uint8_t> buf(std::min<std::size_t>(1024, ctx.max_message + 1));
+    std::vector<std::uint8_t> reply;
+    std::size_t begin = 0, end = 0;
+
+    for (;;) {
+        bytes_view pending(buf.data() + begin, end - begin);
+        frame_result f = framer->scan(pending);
+        if (f.is_error()) {
+            ctx.metrics.bad_frames->inc();
+            SB_LOG(c.log, warning) << "client " << c.peer << ": " << f.ec.message() << ", closing";
+            auto answer = proto.error_response(pending, f.ec);
+            if (!answer.empty()) co_await asio::async_write(c.socket, asio::buffer(answer), as_tuple(use_awaitable));
+            co_return;
+        }
+        if (f.is_need_more()) {
+            if (ctx.sessions.stopping() && begin == end) co_return;
+            if (begin > 0) {
+                std::copy(buf.begin() + static_cast<long>(begin), buf.begin() + static_cast<long>(end), buf.begin());
+                end -= begin;
+                begin = 0;
+            }
+            if (end == buf.size()) {
+                if (buf.size() > ctx.max_message) {  // the framer should have said so; never grow past the limit
+                    SB_LOG(c.log, warning) << "client " << c.peer << ": message over " << ctx.max_message << " bytes, closing";
+                    co_return;
+                }
+                buf.resize(std::min(ctx.max_message + 1, buf.size() * 2));
+            }
+            reg.busy(end > 0);
+            auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(buf.data() + end, buf.size() - end),
+                                                             as_tuple(use_awaitable));
+            if (ec) {
+                if (ec == asio::error::eof) {
+                    frame_result e = framer->at_eof(bytes_view(buf.data(), end));
+                    if (e.is_error() || (e.is_need_more() && end > 0))
+                        SB_LOG(c.log, info) << "client " << c.peer << " closed mid-message (" << end << " bytes dropped)";
+                } else if (ec != asio::error::operation_aborted) {
+                    SB_LOG(c.log, info) << "client " << c.peer << ": " << ec.message();
+                }
+                co_return;
+            }
+            end += n;
+            push_deadline(c);
+            continue;
+        }
+
+        // One complete request.
+        reg.busy(true);
+        bytes_view request(buf.data() + begin, f.size);
+        auto t0 = clock::now();
+        req->data.assign(request.begin(), request.end());
+        auto ec = co_await ctx.pool->exchange(req);
+        auto latency = clock::now() - t0;
+        if (!ec) {
+            reply.swap(req->response);
+            if (proto.has_tags()) {
+                if (auto t = proto.tag(request)) proto.set_tag(reply, *t);
+            }
+            ctx.metrics.requests->inc();
+            ctx.metrics.latency->observe(latency);
+        } else {
+            count_failure(ctx.metrics, ec);
+            reply = proto.error_response(request, ec);
+        }
+        SB_LOG(c.log, debug) << "client " << c.peer << " " << proto.describe(request) << " -> " << outcome_name(ec)
+                             << " in " << std::chrono::duration_cast<std::chrono::microseconds>(latency).count()
+                             << " us";
+        if (reply.empty()) {
+            SB_LOG(c.log, info) << "client " << c.peer << ": request failed (" << ec.message()
+                                << ") and the protocol has no error reply: closing";
+            co_return;
+        }
+        bool close_after = framer->closes_connection();
+        begin += f.size;
+        framer->reset();
+        auto [wec, wn] = co_await asio::async_write(c.socket, asio::buffer(reply), as_tuple(use_awaitable));
+        if (wec) {
+            SB_LOG(c.log, info) << "client " << c.peer << ": write failed: " << wec.message();
+            co_return;
+        }
+        push_deadline(c);
+        if (close_after || ctx.sessions.stopping()) co_return;
+    }
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_client(tcp::socket socket, std::shared_ptr<pipeline_context> ctx, std::uint64_t id) {
+    boost::system::error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    client c{std::move(socket), ctx, ctx->log.with_connection(id),
+             ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port()),
+             clock::time_point::max()};
+    c.socket.set_option(tcp::no_delay(true), ec);
+    session_registry::guard reg(ctx->sessions, c.socket, id);
+    ctx->metrics.clients_total->inc();
+    SB_LOG(c.log, info) << "client " << c.peer << " connected";
+    if (ctx->client_timeout > clock::duration::zero()) {
+        push_deadline(c);
+        co_await (work(c, reg) || watchdog(c));
+    } else {
+        co_await work(c, reg);
+    }
+    c.socket.shutdown(tcp::socket::shutdown_both, ec);
+    c.socket.close(ec);
+    SB_LOG(c.log, info) << "client " << c.peer << " disconnected";
+}
+
+}  // namespace sb::core
