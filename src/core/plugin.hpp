@@ -36,6 +36,9 @@ public:
     // Stop accepting, let work in flight finish for up to grace, then cancel
     // everything. Must leave the io_context with no work of this service.
     virtual void stop(std::chrono::steady_clock::duration grace) = 0;
+    // After stop(): true once nothing of the service is left running, so
+    // the host can exit before the grace period ends.
+    virtual bool stopped() const = 0;
 };
 
 class plugin {

@@ -129,6 +129,21 @@ int plugin_host::run_services(std::vector<std::unique_ptr<service>> services, co
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     boost::asio::steady_timer last_call(io);
     bool stopping = false;
+    std::chrono::steady_clock::time_point give_up_at{};
+    // Polls until every service has wound down (or the grace period is
+    // over), then withdraws the signal wait so run() can return.
+    std::function<void(const boost::system::error_code&)> check_stopped = [&](const boost::system::error_code& ec) {
+        if (ec) return;
+        bool all = true;
+        for (auto& s : services) all = all && s->stopped();
+        if (!all && std::chrono::steady_clock::now() < give_up_at) {
+            last_call.expires_after(std::chrono::milliseconds(10));
+            last_call.async_wait(check_stopped);
+            return;
+        }
+        for (auto& s : services) s->stop(std::chrono::seconds(0));
+        signals.cancel();
+    };
     std::function<void(const boost::system::error_code&, int)> on_signal;
     on_signal = [&](const boost::system::error_code& ec, int signo) {
         if (ec) return;
@@ -147,11 +162,9 @@ int plugin_host::run_services(std::vector<std::unique_ptr<service>> services, co
         // The pending signal wait would keep run() going forever: withdraw it
         // once the services' grace period is over, so run() returns when
         // their last coroutine ends.
-        last_call.expires_after(cfg.grace + std::chrono::milliseconds(200));
-        last_call.async_wait([&](const boost::system::error_code&) {
-            for (auto& s : services) s->stop(std::chrono::seconds(0));
-            signals.cancel();
-        });
+        give_up_at = std::chrono::steady_clock::now() + cfg.grace + std::chrono::milliseconds(200);
+        last_call.expires_after(std::chrono::milliseconds(10));
+        last_call.async_wait(check_stopped);
     };
     signals.async_wait(on_signal);
     io.run();

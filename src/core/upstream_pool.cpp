@@ -14,6 +14,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
 #include <deque>
 #include <random>
 
@@ -109,11 +110,41 @@ struct upstream_pool::state {
     std::deque<req_ptr> queue;
     bool stopping = false;
     bool was_down = false;  // to log the transition once, not every retry
+    // Deadlines are enforced by one sweeper per pool rather than a timer per
+    // request: re-arming the reactor's timer for every request costs a
+    // syscall each, and every request has the same timeout anyway.
+    asio::steady_timer sweeper{io};
+    bool sweeper_idle = true;
+    int running = 0;  // slot and sweeper coroutines still alive
 
     bool all_down() const {
         for (auto& s : slots)
             if (s->up || !s->failed) return false;
         return true;
+    }
+
+    std::error_code expiry_reason() const {
+        return all_down() ? std::error_code(errc::upstream_unavailable) : std::error_code(errc::request_timeout);
+    }
+
+    // Fails every request whose deadline has passed; returns whether any
+    // request is still pending.
+    bool sweep(clock::time_point now) {
+        while (!queue.empty() && (queue.front()->done || queue.front()->deadline <= now)) {
+            complete(queue.front(), expiry_reason());
+            queue.pop_front();
+        }
+        bool pending = !queue.empty();
+        for (auto& s : slots)
+            for (auto& f : s->inflight) {
+                if (!f.req->done && f.req->deadline <= now) complete(f.req, errc::request_timeout);
+                pending = pending || !f.req->done;
+            }
+        return pending;
+    }
+
+    clock::duration sweep_tick() const {
+        return std::clamp<clock::duration>(cfg.timeout / 16, std::chrono::milliseconds(2), std::chrono::milliseconds(250));
     }
 
     std::size_t in_flight_count() const {
@@ -167,6 +198,12 @@ struct upstream_pool::state {
 namespace {
 
 using state_ptr = std::shared_ptr<upstream_pool::state>;
+
+struct running_guard {
+    explicit running_guard(int& n) : n_(n) { ++n_; }
+    ~running_guard() { --n_; }
+    int& n_;
+};
 
 asio::awaitable<bool> cancelled() {
     auto cs = co_await asio::this_coro::cancellation_state;
@@ -321,18 +358,41 @@ asio::awaitable<void> serve_serial(state_ptr st, slot& s) {
 }
 
 asio::awaitable<void> pipeline_writer(state_ptr st, slot& s) {
+    std::vector<std::uint8_t> batch;
     for (;;) {
         req_ptr r = co_await next_request(st, s);
         if (!r) co_return;
-        std::uint16_t tag = ++s.next_tag;
-        st->proto.set_tag(r->data, tag);
         std::size_t before = s.inflight.size();
-        s.inflight.push_back({r, tag});
+        batch.clear();
+        // Everything already queued that fits the window goes out in one
+        // write: one syscall for many requests is what makes pipelining pay.
+        for (;;) {
+            std::uint16_t tag = ++s.next_tag;
+            st->proto.set_tag(r->data, tag);
+            batch.insert(batch.end(), r->data.begin(), r->data.end());
+            s.inflight.push_back({std::move(r), tag});
+            if (s.inflight.size() >= st->cfg.pipeline) break;
+            while (!st->queue.empty() && st->queue.front()->done) st->queue.pop_front();
+            if (st->queue.empty()) break;
+            r = std::move(st->queue.front());
+            st->queue.pop_front();
+        }
         arm_watchdog(s, before);
-        // Several requests may be in the socket at once, but each write is
-        // whole: the next one starts only when this one completed.
-        auto [ec, n] = co_await asio::async_write(s.socket, asio::buffer(r->data), as_tuple(use_awaitable));
+        auto [ec, n] = co_await asio::async_write(s.socket, asio::buffer(batch), as_tuple(use_awaitable));
         if (ec) co_return;
+    }
+}
+
+asio::awaitable<void> run_sweeper(state_ptr st) {
+    running_guard alive(st->running);
+    for (;;) {
+        if (st->stopping && st->queue.empty() && st->in_flight_count() == 0) co_return;
+        bool pending = st->sweep(clock::now());
+        st->sweeper_idle = !pending;
+        if (pending) st->sweeper.expires_after(st->sweep_tick());
+        else st->sweeper.expires_at(forever);  // exchange() wakes it
+        co_await st->sweeper.async_wait(as_tuple(use_awaitable));
+        if (st->stopping && st->queue.empty() && st->in_flight_count() == 0) co_return;
     }
 }
 
@@ -374,6 +434,7 @@ asio::awaitable<std::error_code> connect(state_ptr st, slot& s) {
 }
 
 asio::awaitable<void> run_slot(state_ptr st, std::size_t index) {
+    running_guard alive(st->running);
     slot& s = *st->slots[index];
     auto backoff = st->cfg.reconnect_backoff;
     const auto target = st->cfg.target.to_string();
@@ -441,6 +502,7 @@ upstream_pool::~upstream_pool() = default;
 
 void upstream_pool::start() {
     for (std::size_t i = 0; i < state_->slots.size(); ++i) asio::co_spawn(state_->io, run_slot(state_, i), asio::detached);
+    asio::co_spawn(state_->io, run_sweeper(state_), asio::detached);
 }
 
 void upstream_pool::stop(clock::duration grace) {
@@ -449,6 +511,7 @@ void upstream_pool::stop(clock::duration grace) {
         st.stopping = true;
         st.fail_queue(errc::shutting_down);
         st.wake_all();  // idle slots leave now; busy ones after their replies
+        st.sweeper.cancel();
     }
     if (grace <= clock::duration::zero()) {
         boost::system::error_code ignored;
@@ -457,6 +520,7 @@ void upstream_pool::stop(clock::duration grace) {
             s->wake.cancel();
             s->watchdog.cancel();
         }
+        st.sweeper.cancel();
     }
 }
 
@@ -476,11 +540,16 @@ asio::awaitable<std::error_code> upstream_pool::exchange(std::shared_ptr<exchang
     if (st.queue.size() >= st.cfg.queue_size + free) co_return errc::queue_full;
     st.queue.push_back(req);
     st.wake_one();
-    req->timer.expires_at(req->deadline);
+    if (st.sweeper_idle) {
+        st.sweeper_idle = false;
+        st.sweeper.expires_after(st.sweep_tick());
+    }
+    // Completion cancels the wait; the sweeper enforces the deadline.
+    req->timer.expires_at(forever);
     co_await req->timer.async_wait(as_tuple(use_awaitable));
-    if (!req->done) {
-        req->done = true;  // the slot drops it (queued) or its late reply (sent)
-        req->ec = st.all_down() ? errc::upstream_unavailable : errc::request_timeout;
+    if (!req->done) {  // cancelled from outside (shutdown)
+        req->done = true;
+        req->ec = errc::shutting_down;
     }
     co_return req->ec;
 }
@@ -495,5 +564,7 @@ pool_stats upstream_pool::stats() const {
 }
 
 const pool_config& upstream_pool::config() const { return state_->cfg; }
+
+bool upstream_pool::stopped() const { return state_->stopping && state_->running == 0; }
 
 }  // namespace sb::core

@@ -76,6 +76,7 @@ public:
     boost::asio::awaitable<std::error_code> exchange(std::shared_ptr<exchange_request> req);
 
     pool_stats stats() const;
+    bool stopped() const;  // stop() was called and every connection is closed
     const pool_config& config() const;
 
     struct state;

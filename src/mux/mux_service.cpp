@@ -93,6 +93,8 @@ public:
         });
     }
 
+    bool stopped() const override { return server_->sessions().size() == 0 && pool_->stopped(); }
+
 private:
     mux_config cfg_;
     asio::io_context& io_;
