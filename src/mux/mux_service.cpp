@@ -61,7 +61,7 @@ public:
             cfg_.pool.max_message ? cfg_.pool.max_message : proto.default_max_message(), cfg_.client_timeout});
         auto* server = server_.get();
         m.add_gauge("sb_mux_clients", "Clients connected", l, [server] { return double(server->sessions().size()); });
-        m.add_gauge("sb_mux_clients_rejected_total", "Clients refused at the --max-clients limit", l,
+        m.add_gauge("sb_mux_clients_refused", "Clients refused at the --max-clients limit (since start)", l,
                     [server] { return double(server->rejected()); });
     }
 
@@ -123,7 +123,8 @@ public:
             core::store_section(s, desc, vm);
             try {
                 auto cfg = mux_config_from(vm, instance);
-                out.push_back(make_mux_service(find_protocol(protocols_, cfg.protocol), std::move(cfg), ctx));
+                const auto& proto = find_protocol(protocols_, cfg.protocol);
+                out.push_back(make_mux_service(proto, std::move(cfg), ctx));
             } catch (const core::config_error& e) {
                 throw core::config_error(s.where(s.line) + ": [" + s.name + "]: " + e.what());
             }
