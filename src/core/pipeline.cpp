@@ -116,6 +116,9 @@ asio::awaitable<void> work(client& c, session_registry::guard& reg) {
         reg.busy(true);
         bytes_view request(buf.data() + begin, f.size);
         auto t0 = clock::now();
+        // A request the pool still holds (its deadline passed before the
+        // reply came) must not be reused: the late reply would land in it.
+        if (req.use_count() > 1) req = std::make_shared<exchange_request>(c.socket.get_executor());
         req->data.assign(request.begin(), request.end());
         auto ec = co_await ctx.pool->exchange(req);
         auto latency = clock::now() - t0;
@@ -138,7 +141,9 @@ asio::awaitable<void> work(client& c, session_registry::guard& reg) {
                                 << ") and the protocol has no error reply: closing";
             co_return;
         }
-        bool close_after = framer->closes_connection();
+        // The upstream ended the connection after this reply: a body that
+        // ends at close tells the client so only by closing too.
+        bool close_after = framer->closes_connection() || (!ec && req->upstream_closes);
         begin += f.size;
         framer->reset();
         auto [wec, wn] = co_await asio::async_write(c.socket, asio::buffer(reply), as_tuple(use_awaitable));

@@ -283,7 +283,10 @@ void deliver(state_ptr& st, slot& s, std::size_t size) {
     if (!st->proto.response_matches(it->req->data, reply)) return drop("unit or function differs from the request");
     req_ptr r = std::move(it->req);
     s.inflight.erase(it);
-    if (!r->done) r->response.assign(reply.begin(), reply.end());
+    if (!r->done) {
+        r->response.assign(reply.begin(), reply.end());
+        r->upstream_closes = s.reader->closes_connection();
+    }
     upstream_pool::state::complete(r, {});
 }
 
@@ -333,6 +336,7 @@ asio::awaitable<void> serve_serial(state_ptr st, slot& s) {
             st->proto.set_tag(r->data, tag);
         }
         s.reader->expect_response_to(r->data);
+        bool closes = false;
         s.inflight.push_back({r, tag});
         arm_watchdog(s, 0);
         auto [wec, wn] = co_await asio::async_write(s.socket, asio::buffer(r->data), as_tuple(use_awaitable));
@@ -349,11 +353,12 @@ asio::awaitable<void> serve_serial(state_ptr st, slot& s) {
                 co_return;
             }
             deliver(st, s, size);
+            closes = s.reader->closes_connection();
             s.begin += size;
             s.reader->reset();
         }
         s.idle_since = clock::now();
-        if (s.reader->closes_connection()) co_return;
+        if (closes) co_return;  // the upstream ends this connection after its reply
     }
 }
 
@@ -406,8 +411,10 @@ asio::awaitable<void> pipeline_reader(state_ptr st, slot& s) {
         }
         std::size_t before = s.inflight.size();
         deliver(st, s, size);
+        bool closes = s.reader->closes_connection();
         s.begin += size;
         s.reader->reset();
+        if (closes) co_return;
         if (s.inflight.size() < before) {
             if (s.waiting) {  // the writer may be parked on a full window
                 s.waiting = false;
@@ -527,6 +534,7 @@ void upstream_pool::stop(clock::duration grace) {
 asio::awaitable<std::error_code> upstream_pool::exchange(std::shared_ptr<exchange_request> req) {
     auto& st = *state_;
     req->done = false;
+    req->upstream_closes = false;
     req->ec.clear();
     req->response.clear();
     req->submitted = clock::now();

@@ -49,6 +49,7 @@ struct exchange_request {
     clock::time_point submitted{};
     clock::time_point deadline{};
     bool done = false;
+    bool upstream_closes = false;  // the reply ended its connection (HTTP Connection: close)
 };
 
 struct pool_stats {

@@ -13,28 +13,27 @@ po::options_description mux_options() {
         ("listen,l", po::value<std::string>()->default_value("8000"), "listen on PORT (all interfaces) or HOST:PORT")
         ("timeout", po::value<std::string>()->default_value("5s"), "per-request deadline, queue time included")
         ("delay", po::value<std::string>()->default_value("0s"), "wait after connecting upstream before the first request")
-        ("max-connections", po::value<std::size_t>()->default_value(1), "upstream connections serving requests in parallel")
-        ("pipeline", po::value<std::size_t>()->default_value(1), "outstanding requests per upstream connection (protocols with ids: modbus)")
-        ("queue-size", po::value<std::size_t>()->default_value(256), "requests that may wait for an upstream connection")
+        ("max-connections", po::value<long long>()->default_value(1), "upstream connections serving requests in parallel")
+        ("pipeline", po::value<long long>()->default_value(1), "outstanding requests per upstream connection (protocols with ids: modbus)")
+        ("queue-size", po::value<long long>()->default_value(256), "requests that may wait for an upstream connection")
         ("reconnect-backoff", po::value<std::string>()->default_value("100ms"), "first reconnect delay; doubles up to --reconnect-backoff-max")
         ("reconnect-backoff-max", po::value<std::string>()->default_value("10s"), "longest reconnect delay")
         ("connect-timeout", po::value<std::string>()->default_value("3s"), "upstream connect timeout")
         ("health-check-interval", po::value<std::string>()->default_value("10s"), "check idle upstream connections this often (0 disables)")
-        ("max-clients", po::value<std::size_t>()->default_value(1000), "clients served at once; more are refused")
-        ("max-message", po::value<std::size_t>()->default_value(0), "largest message in bytes (0: the protocol's limit)")
+        ("max-clients", po::value<long long>()->default_value(1000), "clients served at once; more are refused")
+        ("max-message", po::value<long long>()->default_value(0), "largest message in bytes (0: the protocol's limit)")
         ("client-timeout", po::value<std::string>()->default_value("0s"), "close clients idle this long (0: never)");
     // clang-format on
     return d;
 }
 
 namespace {
-template <class T>
-T positive(const po::variables_map& vm, const char* name, T max) {
-    T v = vm[name].as<T>();
-    if (v == 0 || v > max)
-        throw core::config_error("option '--" + std::string(name) + "': " + std::to_string(v) + " is out of range 1.." +
-                                 std::to_string(max));
-    return v;
+std::size_t in_range(const po::variables_map& vm, const char* name, long long min, long long max) {
+    long long v = vm[name].as<long long>();
+    if (v < min || v > max)
+        throw core::config_error("option '--" + std::string(name) + "': " + std::to_string(v) + " is out of range " +
+                                 std::to_string(min) + ".." + std::to_string(max));
+    return static_cast<std::size_t>(v);
 }
 }  // namespace
 
@@ -51,9 +50,9 @@ mux_config mux_config_from(const po::variables_map& vm, std::string name) {
     if (c.pool.timeout <= core::clock::duration::zero())
         throw core::config_error("option '--timeout': must be more than 0");
     c.pool.delay = core::get_duration(vm, "delay");
-    c.pool.connections = positive<std::size_t>(vm, "max-connections", 1024);
-    c.pool.pipeline = positive<std::size_t>(vm, "pipeline", 256);
-    c.pool.queue_size = positive<std::size_t>(vm, "queue-size", 1'000'000);
+    c.pool.connections = in_range(vm, "max-connections", 1, 1024);
+    c.pool.pipeline = in_range(vm, "pipeline", 1, 256);
+    c.pool.queue_size = in_range(vm, "queue-size", 1, 1'000'000);
     c.pool.reconnect_backoff = core::get_duration(vm, "reconnect-backoff");
     c.pool.reconnect_backoff_max = core::get_duration(vm, "reconnect-backoff-max");
     if (c.pool.reconnect_backoff <= core::clock::duration::zero())
@@ -61,8 +60,8 @@ mux_config mux_config_from(const po::variables_map& vm, std::string name) {
     c.pool.reconnect_backoff_max = std::max(c.pool.reconnect_backoff_max, c.pool.reconnect_backoff);
     c.pool.connect_timeout = core::get_duration(vm, "connect-timeout");
     c.pool.health_check_interval = core::get_duration(vm, "health-check-interval");
-    c.max_clients = positive<std::size_t>(vm, "max-clients", 1'000'000);
-    c.pool.max_message = vm["max-message"].as<std::size_t>();
+    c.max_clients = in_range(vm, "max-clients", 1, 1'000'000);
+    c.pool.max_message = in_range(vm, "max-message", 0, 64 << 20);
     c.client_timeout = core::get_duration(vm, "client-timeout");
     return c;
 }

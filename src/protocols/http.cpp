@@ -47,6 +47,17 @@ bool starts_with(core::bytes_view b, std::string_view prefix) {
 // Methods are case-sensitive (RFC 9110 9.1), so a byte compare is exact.
 bool is_head_request(core::bytes_view request) { return starts_with(request, "HEAD "); }
 
+// Whether the connection stays open after the answer to this request: a
+// client's "Connection: close" (or HTTP/1.0) makes the server close after
+// its response even when the response does not say so.
+bool request_keeps_alive(core::bytes_view request) {
+    boundary_parser<true> p;
+    p.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(request.size() + 1, 1u << 20)));
+    beast::error_code ec;
+    p.put(boost::asio::const_buffer(request.data(), request.size()), ec);
+    return !p.is_header_done() || p.keep_alive();
+}
+
 // Longest unparsed start line that is parsed again from scratch on new bytes.
 constexpr std::size_t reparse_limit = 1024;
 
@@ -70,6 +81,7 @@ public:
             // Beast takes the skip option only before the first byte, so the
             // expectation starts the response afresh.
             no_body_ = is_head_request(request);
+            request_closes_ = !request_keeps_alive(request);
             reset();
         }
     }
@@ -97,7 +109,7 @@ private:
     frame_result finish() {
         // After 101 the connection no longer carries HTTP, so no further
         // message can be framed on it.
-        closes_ = !parser_->keep_alive() || (!is_request && parser_->status() == 101);
+        closes_ = request_closes_ || !parser_->keep_alive() || (!is_request && parser_->status() == 101);
         return result_ = frame_result::complete(fed_);
     }
 
@@ -105,6 +117,7 @@ private:
     std::size_t base_ = 0;  // where the current parser started: after interim 1xx responses
     std::size_t fed_ = 0;   // bytes of buf the parsers consumed; the rest is offered again
     bool no_body_ = false;  // the response answers a HEAD request
+    bool request_closes_ = false;  // the request asked for Connection: close
     bool closes_ = false;
     frame_result result_;   // sticky once complete or failed, until reset
 };
