@@ -53,7 +53,7 @@ void init_console_logging() {
     auto fmt = [](const bl::record_view& rec, bl::formatting_ostream& os) {
         if (auto ts = bl::extract<boost::posix_time::ptime>("TimeStamp", rec)) {
             auto t = *ts;
-            char buf[40];
+            char buf[96];  // room for any int the format could print
             auto d = t.date();
             auto tod = t.time_of_day();
             std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d", int(d.year()), int(d.month()),
