@@ -17,7 +17,7 @@ std::string trim(std::string s) {
 }
 }  // namespace
 
-std::vector<ini_section> parse_ini(const std::string& text, const std::string& file) {
+std::vector<ini_section> parse_ini(const std::string& text, const std::string& file, bool keys_outside_sections) {
     std::vector<ini_section> out;
     std::istringstream in(text);
     std::string raw;
@@ -40,6 +40,7 @@ std::vector<ini_section> parse_ini(const std::string& text, const std::string& f
         auto eq = s.find('=');
         if (eq == std::string::npos)
             throw config_error(file + ":" + std::to_string(line) + ": expected 'key = value', got: " + s);
+        if (out.empty() && keys_outside_sections) out.push_back({"", file, line, {}});
         if (out.empty())
             throw config_error(file + ":" + std::to_string(line) + ": key outside of any [section]: " + s);
         std::string key = trim(s.substr(0, eq));
@@ -62,19 +63,20 @@ std::vector<ini_section> parse_ini(const std::string& text, const std::string& f
     return out;
 }
 
-std::vector<ini_section> read_ini(const std::string& path) {
+std::vector<ini_section> read_ini(const std::string& path, bool keys_outside_sections) {
     std::ifstream f(path);
     if (!f) throw config_error("cannot read config file '" + path + "'");
     std::stringstream ss;
     ss << f.rdbuf();
-    return parse_ini(ss.str(), path);
+    return parse_ini(ss.str(), path, keys_outside_sections);
 }
 
 void store_section(const ini_section& section, const po::options_description& desc, po::variables_map& vm) {
     po::parsed_options parsed(&desc);
+    const std::string label = section.name.empty() ? "the top level" : "[" + section.name + "]";
     for (auto& e : section.entries) {
         if (!desc.find_nothrow(e.key, false))
-            throw config_error(section.where(e.line) + ": unknown key '" + e.key + "' in [" + section.name + "]");
+            throw config_error(section.where(e.line) + ": unknown key '" + e.key + "' in " + label);
         po::option opt;
         opt.string_key = e.key;
         opt.value.push_back(e.value);
@@ -85,7 +87,7 @@ void store_section(const ini_section& section, const po::options_description& de
     try {
         po::store(parsed, vm);
     } catch (const po::error& ex) {
-        throw config_error(section.file + ": [" + section.name + "]: " + ex.what());
+        throw config_error(section.file + ": " + label + ": " + ex.what());
     }
 }
 

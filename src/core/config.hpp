@@ -36,10 +36,13 @@ struct ini_section {
     std::string where(int at) const { return file + ":" + std::to_string(at); }
 };
 
-// Sections in file order; keys before any section are an error. Comments
-// start with '#' or ';'. Values may be quoted; an empty value is allowed.
-std::vector<ini_section> read_ini(const std::string& path);
-std::vector<ini_section> parse_ini(const std::string& text, const std::string& file_name);
+// Sections in file order. Keys before any section are an error unless
+// allowed, in which case they form a section named "" (a flat file, as
+// single-service tools take). Comments start with '#' or ';'. Values may be
+// quoted; an empty value is allowed.
+std::vector<ini_section> read_ini(const std::string& path, bool keys_outside_sections = false);
+std::vector<ini_section> parse_ini(const std::string& text, const std::string& file_name,
+                                   bool keys_outside_sections = false);
 
 // Stores a section's keys into vm using desc's long option names. Unknown
 // keys and bad values throw config_error naming them. Does not notify().

@@ -32,7 +32,7 @@ int server(int argc, char** argv, const core::protocol_registry& reg) {
     // clang-format off
     general.add_options()
         ("help,h", "this help")
-        ("config", po::value<std::string>(), "INI file with the long option names as keys (the command line wins)")
+        ("config", po::value<std::string>(), "INI file: long option names as keys, flat or under [tcpmux] (the command line wins)")
         ("metrics", po::value<std::string>(), "serve Prometheus /metrics and /health on HOST:PORT (PORT alone: loopback)")
         ("verbose,v", po::bool_switch(), "log connection events (info)")
         ("debug,d", po::bool_switch(), "log every request (debug)");
@@ -48,10 +48,10 @@ int server(int argc, char** argv, const core::protocol_registry& reg) {
     }
     if (vm.count("config")) {
         auto path = vm["config"].as<std::string>();
-        auto sections = core::read_ini(path);
+        auto sections = core::read_ini(path, true);
         auto desc = mux_options();
         for (auto& s : sections) {
-            if (s.name != "tcpmux" && s.name != "server")
+            if (!s.name.empty() && s.name != "tcpmux" && s.name != "server")
                 throw core::config_error(s.where(s.line) + ": unknown section [" + s.name +
                                          "] (tcpmux reads [tcpmux]; vmodemd reads [mux.NAME])");
             core::store_section(s, desc, vm);

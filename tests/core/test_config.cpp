@@ -67,6 +67,15 @@ TEST_CASE("ini files") {
     CHECK(msg("[a]\n[a]\n").find("twice") != std::string::npos);
 }
 
+TEST_CASE("flat files, when allowed") {
+    auto s = parse_ini("listen = 1\n[tcpmux]\ntimeout = 2s\n", "flat.ini", true);
+    REQUIRE(s.size() == 2);
+    CHECK(s[0].name == "");
+    CHECK(s[0].entries[0].key == "listen");
+    CHECK(s[1].name == "tcpmux");
+    CHECK_THROWS_AS(parse_ini("listen = 1\n", "flat.ini"), config_error);
+}
+
 TEST_CASE("sections are checked against their options") {
     po::options_description d;
     d.add_options()("listen", po::value<std::string>())("count", po::value<int>());
