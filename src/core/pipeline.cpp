@@ -120,7 +120,11 @@ asio::awaitable<void> work(client& c, session_registry::guard& reg) {
         // reply came) must not be reused: the late reply would land in it.
         if (req.use_count() > 1) req = std::make_shared<exchange_request>(c.socket.get_executor());
         req->data.assign(request.begin(), request.end());
+        // Waiting for the reply is not idleness: the pool's --timeout bounds it.
+        if (ctx.client_timeout > clock::duration::zero())
+            c.deadline = clock::now() + ctx.client_timeout + ctx.pool->config().timeout + std::chrono::seconds(1);
         auto ec = co_await ctx.pool->exchange(req);
+        push_deadline(c);
         auto latency = clock::now() - t0;
         if (!ec) {
             reply.swap(req->response);

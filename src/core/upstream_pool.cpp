@@ -82,6 +82,18 @@ struct slot {
     clock::time_point idle_since = clock::now();
     std::deque<in_flight> inflight;
     std::uint16_t next_tag = 0;
+    std::uint64_t replies = 0;  // delivered on this slot, over all connections
+
+    // The next tag that no request still waiting here carries: a timed-out
+    // request keeps its tag until its late reply or the watchdog.
+    std::uint16_t fresh_tag() {
+        for (;;) {
+            std::uint16_t t = ++next_tag;
+            bool used = false;
+            for (auto& f : inflight) used = used || f.tag == t;
+            if (!used) return t;
+        }
+    }
     std::unique_ptr<framer> reader;
     std::vector<std::uint8_t> buf;
     std::size_t begin = 0, end = 0;
@@ -283,6 +295,7 @@ void deliver(state_ptr& st, slot& s, std::size_t size) {
     if (!st->proto.response_matches(it->req->data, reply)) return drop("unit or function differs from the request");
     req_ptr r = std::move(it->req);
     s.inflight.erase(it);
+    ++s.replies;
     if (!r->done) {
         r->response.assign(reply.begin(), reply.end());
         r->upstream_closes = s.reader->closes_connection();
@@ -332,7 +345,7 @@ asio::awaitable<void> serve_serial(state_ptr st, slot& s) {
         }
         std::uint16_t tag = 0;
         if (st->proto.has_tags()) {
-            tag = ++s.next_tag;
+            tag = s.fresh_tag();
             st->proto.set_tag(r->data, tag);
         }
         s.reader->expect_response_to(r->data);
@@ -372,7 +385,7 @@ asio::awaitable<void> pipeline_writer(state_ptr st, slot& s) {
         // Everything already queued that fits the window goes out in one
         // write: one syscall for many requests is what makes pipelining pay.
         for (;;) {
-            std::uint16_t tag = ++s.next_tag;
+            std::uint16_t tag = s.fresh_tag();
             st->proto.set_tag(r->data, tag);
             batch.insert(batch.end(), r->data.begin(), r->data.end());
             s.inflight.push_back({std::move(r), tag});
@@ -394,7 +407,8 @@ asio::awaitable<void> run_sweeper(state_ptr st) {
         if (st->stopping && st->queue.empty() && st->in_flight_count() == 0) co_return;
         bool pending = st->sweep(clock::now());
         st->sweeper_idle = !pending;
-        if (pending) st->sweeper.expires_after(st->sweep_tick());
+        // While stopping, keep ticking: the slots leave without waking it.
+        if (pending || st->stopping) st->sweeper.expires_after(st->sweep_tick());
         else st->sweeper.expires_at(forever);  // exchange() wakes it
         co_await st->sweeper.async_wait(as_tuple(use_awaitable));
         if (st->stopping && st->queue.empty() && st->in_flight_count() == 0) co_return;
@@ -471,7 +485,6 @@ asio::awaitable<void> run_slot(state_ptr st, std::size_t index) {
             co_await s.wake.async_wait(as_tuple(use_awaitable));
             if (st->stopping) break;
         }
-        backoff = st->cfg.reconnect_backoff;
         s.up = true;
         s.failed = false;
         if (st->was_down) SB_LOG(st->log, notice) << "upstream " << target << " reachable again";
@@ -482,6 +495,8 @@ asio::awaitable<void> run_slot(state_ptr st, std::size_t index) {
         s.begin = s.end = 0;
         s.idle_since = clock::now();
         if (!st->queue.empty()) st->wake_one();
+        const auto connected_at = clock::now();
+        const auto replies_before = s.replies;
 
         if (st->cfg.pipeline > 1)
             co_await ((pipeline_writer(st, s) || pipeline_reader(st, s)) || watchdog(st, s));
@@ -494,7 +509,17 @@ asio::awaitable<void> run_slot(state_ptr st, std::size_t index) {
         s.socket.close(ignored);
         SB_LOG(st->log, info) << "upstream " << target << " slot " << index << " disconnected";
         if (st->stopping) break;
-        // Reconnect at once the first time: a closed keep-alive connection is normal.
+        // A connection that served replies or lived a while ended normally
+        // (keep-alive closed, device restarted): reconnect at once. One that
+        // the peer closed straight away (a forwarder with nothing behind it,
+        // a device at its connection limit) must not become a reconnect storm.
+        if (s.replies != replies_before || clock::now() - connected_at > std::chrono::seconds(1)) {
+            backoff = st->cfg.reconnect_backoff;
+        } else {
+            s.wake.expires_after(st->jittered(backoff));
+            co_await s.wake.async_wait(as_tuple(use_awaitable));
+            backoff = std::min(backoff * 2, st->cfg.reconnect_backoff_max);
+        }
     }
     s.up = false;
     fail_in_flight(s, errc::shutting_down);

@@ -322,3 +322,40 @@ TEST_CASE("stop fails queued requests with shutting_down") {
     run_until(io, [&] { return c.finished; });
     CHECK(c.ec == errc::shutting_down);
 }
+
+TEST_CASE("an upstream that accepts and closes at once is retried with backoff, not in a storm") {
+    asio::io_context io;
+    fake_upstream up(io, [](tcp::socket s) -> asio::awaitable<void> {
+        s.close();
+        co_return;
+    });
+    tagged_lines proto(true);
+    auto cfg = config_for(up.where());
+    cfg.pipeline = 2;  // the reader sees EOF at once and returns
+    upstream_pool pool(io, proto, cfg, logger("test", severity::error));
+    pool.start();
+    io.run_for(1s);
+    // 20 ms doubling to the 100 ms cap: about a dozen attempts in a second.
+    CHECK(up.connections >= 3);
+    CHECK(up.connections < 40);
+    pool.stop(0s);
+    io.run_for(50ms);
+}
+
+TEST_CASE("pipelined requests to a silent upstream time out, each one") {
+    asio::io_context io;
+    fake_upstream up(io, silent);
+    tagged_lines proto(true);
+    auto cfg = config_for(up.where());
+    cfg.pipeline = 4;
+    cfg.timeout = 100ms;
+    upstream_pool pool(io, proto, cfg, logger("test", severity::error));
+    pool.start();
+    io.run_for(50ms);
+    std::vector<result> r(4);
+    for (auto& x : r) asio::co_spawn(io, send(pool, "..t\n", x), asio::detached);
+    run_until(io, [&] { return std::all_of(r.begin(), r.end(), [](auto& x) { return x.finished; }); });
+    for (auto& x : r) CHECK(x.ec == errc::request_timeout);
+    pool.stop(0s);
+    io.run_for(50ms);
+}
