@@ -9,6 +9,7 @@
 
 #include "core/duration.hpp"
 #include "core/error.hpp"
+#include "core/frame_buffer.hpp"
 
 namespace sb::core {
 
@@ -66,12 +67,11 @@ asio::awaitable<void> work(client& c, session_registry::guard& reg) {
     const protocol& proto = ctx.proto;
     auto framer = proto.make_request_framer(ctx.max_message);
     auto req = std::make_shared<exchange_request>(c.socket.get_executor());
-    std::vector<std::uint8_t> buf(std::min<std::size_t>(1024, ctx.max_message + 1));
+    frame_buffer buf(ctx.max_message, 1024);
     std::vector<std::uint8_t> reply;
-    std::size_t begin = 0, end = 0;
 
     for (;;) {
-        bytes_view pending(buf.data() + begin, end - begin);
+        bytes_view pending = buf.pending();
         frame_result f = framer->scan(pending);
         if (f.is_error()) {
             ctx.metrics.bad_frames->inc();
@@ -81,40 +81,34 @@ asio::awaitable<void> work(client& c, session_registry::guard& reg) {
             co_return;
         }
         if (f.is_need_more()) {
-            if (ctx.sessions.stopping() && begin == end) co_return;
-            if (begin > 0) {
-                std::copy(buf.begin() + static_cast<long>(begin), buf.begin() + static_cast<long>(end), buf.begin());
-                end -= begin;
-                begin = 0;
+            if (ctx.sessions.stopping() && pending.empty()) co_return;
+            auto room = buf.prepare();
+            if (room.empty()) {  // the framer should have said so; never grow past the limit
+                SB_LOG(c.log, warning) << "client " << c.peer << ": message over " << ctx.max_message << " bytes, closing";
+                co_return;
             }
-            if (end == buf.size()) {
-                if (buf.size() > ctx.max_message) {  // the framer should have said so; never grow past the limit
-                    SB_LOG(c.log, warning) << "client " << c.peer << ": message over " << ctx.max_message << " bytes, closing";
-                    co_return;
-                }
-                buf.resize(std::min(ctx.max_message + 1, buf.size() * 2));
-            }
-            reg.busy(end > 0);
-            auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(buf.data() + end, buf.size() - end),
+            reg.busy(!pending.empty());
+            auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(room.data(), room.size()),
                                                              as_tuple(use_awaitable));
             if (ec) {
                 if (ec == asio::error::eof) {
-                    frame_result e = framer->at_eof(bytes_view(buf.data(), end));
-                    if (e.is_error() || (e.is_need_more() && end > 0))
-                        SB_LOG(c.log, info) << "client " << c.peer << " closed mid-message (" << end << " bytes dropped)";
+                    frame_result e = framer->at_eof(buf.pending());
+                    if (e.is_error() || (e.is_need_more() && !buf.pending().empty()))
+                        SB_LOG(c.log, info) << "client " << c.peer << " closed mid-message (" << buf.pending().size()
+                                            << " bytes dropped)";
                 } else if (ec != asio::error::operation_aborted) {
                     SB_LOG(c.log, info) << "client " << c.peer << ": " << ec.message();
                 }
                 co_return;
             }
-            end += n;
+            buf.commit(n);
             push_deadline(c);
             continue;
         }
 
         // One complete request.
         reg.busy(true);
-        bytes_view request(buf.data() + begin, f.size);
+        bytes_view request = pending.first(f.size);
         auto t0 = clock::now();
         // A request the pool still holds (its deadline passed before the
         // reply came) must not be reused: the late reply would land in it.
@@ -148,7 +142,7 @@ asio::awaitable<void> work(client& c, session_registry::guard& reg) {
         // The upstream ended the connection after this reply: a body that
         // ends at close tells the client so only by closing too.
         bool close_after = framer->closes_connection() || (!ec && req->upstream_closes);
-        begin += f.size;
+        buf.consume(f.size);
         framer->reset();
         auto [wec, wn] = co_await asio::async_write(c.socket, asio::buffer(reply), as_tuple(use_awaitable));
         if (wec) {

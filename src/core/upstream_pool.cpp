@@ -20,6 +20,7 @@
 
 #include "core/duration.hpp"
 #include "core/error.hpp"
+#include "core/frame_buffer.hpp"
 
 namespace sb::core {
 
@@ -95,8 +96,7 @@ struct slot {
         }
     }
     std::unique_ptr<framer> reader;
-    std::vector<std::uint8_t> buf;
-    std::size_t begin = 0, end = 0;
+    frame_buffer buf;
 
     clock::time_point overdue_at(clock::duration grace) const {
         return inflight.empty() ? forever : inflight.front().req->deadline + grace;
@@ -250,36 +250,26 @@ asio::awaitable<req_ptr> next_request(state_ptr st, slot& s) {
 }
 
 // Reads the next complete reply into s.buf[s.begin, s.begin + size).
-asio::awaitable<std::pair<std::error_code, std::size_t>> read_frame(state_ptr st, slot& s) {
+asio::awaitable<std::pair<std::error_code, std::size_t>> read_frame(slot& s) {
     for (;;) {
-        bytes_view view(s.buf.data() + s.begin, s.end - s.begin);
-        frame_result f = s.reader->scan(view);
+        frame_result f = s.reader->scan(s.buf.pending());
         if (f.is_complete()) co_return std::pair{std::error_code{}, f.size};
         if (f.is_error()) co_return std::pair{f.ec, std::size_t{0}};
-        if (s.begin > 0 && (s.end == s.buf.size() || s.begin == s.end)) {
-            std::copy(s.buf.begin() + static_cast<long>(s.begin), s.buf.begin() + static_cast<long>(s.end), s.buf.begin());
-            s.end -= s.begin;
-            s.begin = 0;
-        }
-        if (s.end == s.buf.size()) {
-            if (s.buf.size() >= st->cfg.max_message + 1)
-                co_return std::pair{std::error_code(errc::frame_too_large), std::size_t{0}};
-            s.buf.resize(std::min(st->cfg.max_message + 1, std::max<std::size_t>(s.buf.size() * 2, 4096)));
-        }
-        auto [ec, n] = co_await s.socket.async_read_some(asio::buffer(s.buf.data() + s.end, s.buf.size() - s.end),
-                                                         as_tuple(use_awaitable));
+        auto room = s.buf.prepare();
+        if (room.empty()) co_return std::pair{std::error_code(errc::frame_too_large), std::size_t{0}};
+        auto [ec, n] = co_await s.socket.async_read_some(asio::buffer(room.data(), room.size()), as_tuple(use_awaitable));
         if (ec == asio::error::eof) {
-            frame_result e = s.reader->at_eof(bytes_view(s.buf.data() + s.begin, s.end - s.begin));
+            frame_result e = s.reader->at_eof(s.buf.pending());
             if (e.is_complete()) co_return std::pair{std::error_code{}, e.size};
         }
         if (ec) co_return std::pair{std::error_code(ec), std::size_t{0}};
-        s.end += n;
+        s.buf.commit(n);
     }
 }
 
 // Delivers one reply to the request it answers; stale or foreign replies are dropped.
 void deliver(state_ptr& st, slot& s, std::size_t size) {
-    bytes_view reply(s.buf.data() + s.begin, size);
+    bytes_view reply = s.buf.pending().first(size);
     auto drop = [&](const char* why) {
         SB_LOG(st->log, debug) << "upstream slot " << s.index << ": dropped reply (" << why << ") "
                                << st->proto.describe(reply);
@@ -358,7 +348,7 @@ asio::awaitable<void> serve_serial(state_ptr st, slot& s) {
             co_return;
         }
         while (!s.inflight.empty()) {
-            auto [ec, size] = co_await read_frame(st, s);
+            auto [ec, size] = co_await read_frame(s);
             if (ec) {
                 if (!aborted(ec))
                     SB_LOG(st->log, info) << "upstream slot " << s.index << ": " << ec.message();
@@ -367,7 +357,7 @@ asio::awaitable<void> serve_serial(state_ptr st, slot& s) {
             }
             deliver(st, s, size);
             closes = s.reader->closes_connection();
-            s.begin += size;
+            s.buf.consume(size);
             s.reader->reset();
         }
         s.idle_since = clock::now();
@@ -417,7 +407,7 @@ asio::awaitable<void> run_sweeper(state_ptr st) {
 
 asio::awaitable<void> pipeline_reader(state_ptr st, slot& s) {
     for (;;) {
-        auto [ec, size] = co_await read_frame(st, s);
+        auto [ec, size] = co_await read_frame(s);
         if (ec) {
             if (!aborted(ec))
                 SB_LOG(st->log, info) << "upstream slot " << s.index << ": " << ec.message();
@@ -426,7 +416,7 @@ asio::awaitable<void> pipeline_reader(state_ptr st, slot& s) {
         std::size_t before = s.inflight.size();
         deliver(st, s, size);
         bool closes = s.reader->closes_connection();
-        s.begin += size;
+        s.buf.consume(size);
         s.reader->reset();
         if (closes) co_return;
         if (s.inflight.size() < before) {
@@ -491,8 +481,7 @@ asio::awaitable<void> run_slot(state_ptr st, std::size_t index) {
         st->was_down = false;
         SB_LOG(st->log, info) << "upstream " << target << " slot " << index << " connected";
         s.reader = st->proto.make_response_framer(st->cfg.max_message);
-        s.buf.resize(std::min<std::size_t>(4096, st->cfg.max_message + 1));
-        s.begin = s.end = 0;
+        s.buf = frame_buffer(st->cfg.max_message, 4096);
         s.idle_since = clock::now();
         if (!st->queue.empty()) st->wake_one();
         const auto connected_at = clock::now();
