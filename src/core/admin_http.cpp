@@ -1,5 +1,7 @@
 #include "core/admin_http.hpp"
 
+#include "core/tcp_server.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -111,13 +113,7 @@ admin_http::~admin_http() { stop(); }
 void admin_http::route(std::string path, http_handler handler) { impl_->routes[std::move(path)] = std::move(handler); }
 
 void admin_http::start() {
-    tcp::resolver resolver(impl_->io);
-    auto results = resolver.resolve(impl_->listen.host, std::to_string(impl_->listen.port), tcp::resolver::passive);
-    tcp::endpoint ep = results.begin()->endpoint();
-    impl_->acceptor.open(ep.protocol());
-    impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-    impl_->acceptor.bind(ep);
-    impl_->acceptor.listen();
+    open_listener(impl_->acceptor, impl_->listen);
     SB_LOG(impl_->log, notice) << "http listening on " << local_endpoint().to_string();
     asio::co_spawn(impl_->io, accept_loop(impl_), asio::detached);
 }

@@ -100,13 +100,17 @@ void plugin_host::validate(std::vector<ini_section> sections) {
 }
 
 int plugin_host::run(std::vector<ini_section> sections, const host_config& cfg) {
+    return run_built(cfg, [&](host_context& ctx) { return build(std::move(sections), ctx); });
+}
+
+int plugin_host::run_built(const host_config& cfg, const service_builder& build_services) {
     boost::asio::io_context io(1);
     metrics_registry metrics;
     logger log("host", cfg.log_level);
     std::unique_ptr<admin_http> http;
     if (cfg.http) http = std::make_unique<admin_http>(io, *cfg.http, log.with_channel("http"));
     host_context ctx{io, metrics, http.get(), log};
-    auto services = build(std::move(sections), ctx);
+    auto services = build_services(ctx);
     return run_services(std::move(services), cfg, io, metrics, http.get());
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -32,11 +33,14 @@ public:
     // Builds every service without starting one: configuration errors only.
     void validate(std::vector<ini_section> sections);
 
-    // Runs services built elsewhere (e.g. from a command line) the same way.
-    int run_services(std::vector<std::unique_ptr<service>> services, const host_config& cfg,
-                     boost::asio::io_context& io, metrics_registry& metrics, admin_http* http);
+    // Runs services built elsewhere (e.g. from a command line) the same way:
+    // build is called once with the host's context.
+    using service_builder = std::function<std::vector<std::unique_ptr<service>>(host_context&)>;
+    int run_built(const host_config& cfg, const service_builder& build);
 
 private:
+    int run_services(std::vector<std::unique_ptr<service>> services, const host_config& cfg,
+                     boost::asio::io_context& io, metrics_registry& metrics, admin_http* http);
     std::vector<std::unique_ptr<service>> build(std::vector<ini_section> sections, host_context& ctx);
     std::vector<std::unique_ptr<plugin>> plugins_;
 };

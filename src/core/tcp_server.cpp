@@ -57,18 +57,22 @@ tcp_server::tcp_server(asio::io_context& io, endpoint listen, std::size_t max_cl
 
 tcp_server::~tcp_server() { stop(); }
 
+void open_listener(tcp::acceptor& acceptor, const endpoint& where) {
+    boost::system::error_code ec;
+    tcp::resolver resolver(acceptor.get_executor());
+    auto results = resolver.resolve(where.host, std::to_string(where.port), tcp::resolver::passive, ec);
+    if (ec) throw std::system_error(ec, "cannot resolve listen address " + where.to_string());
+    tcp::endpoint ep = results.begin()->endpoint();
+    acceptor.open(ep.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(ep, ec);
+    if (ec) throw std::system_error(ec, "cannot listen on " + where.to_string());
+    acceptor.listen(asio::socket_base::max_listen_connections);
+}
+
 void tcp_server::start() {
     auto& st = *state_;
-    boost::system::error_code ec;
-    tcp::resolver resolver(st.io);
-    auto results = resolver.resolve(st.listen.host, std::to_string(st.listen.port), tcp::resolver::passive, ec);
-    if (ec) throw std::system_error(ec, "cannot resolve listen address " + st.listen.to_string());
-    tcp::endpoint ep = results.begin()->endpoint();
-    st.acceptor.open(ep.protocol());
-    st.acceptor.set_option(tcp::acceptor::reuse_address(true));
-    st.acceptor.bind(ep, ec);
-    if (ec) throw std::system_error(ec, "cannot listen on " + st.listen.to_string());
-    st.acceptor.listen(asio::socket_base::max_listen_connections);
+    open_listener(st.acceptor, st.listen);
     asio::co_spawn(st.io, accept_loop(state_), asio::detached);
 }
 

@@ -11,6 +11,9 @@
 
 namespace sb::core {
 
+// Resolves, binds and listens; throws std::system_error naming the address.
+void open_listener(boost::asio::ip::tcp::acceptor& acceptor, const endpoint& where);
+
 class tcp_server {
 public:
     // Called for each accepted client; spawns its session coroutine.

@@ -142,8 +142,9 @@ struct upstream_pool::state {
     // Fails every request whose deadline has passed; returns whether any
     // request is still pending.
     bool sweep(clock::time_point now) {
+        const std::error_code why = expiry_reason();
         while (!queue.empty() && (queue.front()->done || queue.front()->deadline <= now)) {
-            complete(queue.front(), expiry_reason());
+            complete(queue.front(), why);
             queue.pop_front();
         }
         bool pending = !queue.empty();

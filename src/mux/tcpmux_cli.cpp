@@ -1,10 +1,7 @@
 #include "mux/tcpmux_cli.hpp"
 
-#include <boost/asio/io_context.hpp>
 #include <iostream>
 
-#include "core/admin_http.hpp"
-#include "core/metrics.hpp"
 #include "core/plugin_host.hpp"
 #include "mux/mux_service.hpp"
 #include "protocols/builtin.hpp"
@@ -68,16 +65,12 @@ int server(int argc, char** argv, const core::protocol_registry& reg) {
     core::init_console_logging();
     core::raise_fd_limit();
 
-    boost::asio::io_context io(1);
-    core::metrics_registry metrics;
-    core::logger log("tcpmux", host.log_level);
-    std::unique_ptr<core::admin_http> http;
-    if (host.http) http = std::make_unique<core::admin_http>(io, *host.http, log.with_channel("http"));
-    core::host_context ctx{io, metrics, http.get(), log};
-    std::vector<std::unique_ptr<core::service>> services;
-    services.push_back(make_mux_service(proto, std::move(cfg), ctx));
     core::plugin_host runner;
-    return runner.run_services(std::move(services), host, io, metrics, http.get());
+    return runner.run_built(host, [&](core::host_context& ctx) {
+        std::vector<std::unique_ptr<core::service>> services;
+        services.push_back(make_mux_service(proto, std::move(cfg), ctx));
+        return services;
+    });
 }
 
 }  // namespace

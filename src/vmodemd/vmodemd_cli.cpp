@@ -45,9 +45,7 @@ int vmodemd_main(int argc, char** argv) {
             return 2;
         }
         auto sections = core::read_ini(vm["config"].as<std::string>());
-        core::host_config host;
-        host.log_level = core::severity_from_verbosity(verbosity, vm["debug"].as<bool>());
-        host = core::host_config_from(sections, host);
+        core::host_config host = core::host_config_from(sections, {});
         if (verbosity || vm["debug"].as<bool>())
             host.log_level = core::severity_from_verbosity(verbosity, vm["debug"].as<bool>());
 
