@@ -1,0 +1,52 @@
+#pragma once
+// "-A tty1:tty2:speed,data,parity,stop": bridge two ttys or real serial ports
+// (e.g. a retro machine on /dev/ttyUSB0 to a virtual modem's tty), each set
+// raw with the given termios line settings. Reopens both after an error.
+#include <memory>
+#include <string>
+
+#include "core/log.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sb::modem {
+
+struct line_settings {
+    unsigned speed = 115200;  // a standard termios speed (50 .. 4000000)
+    int data_bits = 8;        // 5..8
+    char parity = 'N';        // N, E, O
+    int stop_bits = 1;        // 1, 2
+};
+
+struct attach_spec {
+    std::string first, second;
+    line_settings line;
+    std::string source;
+};
+
+// "/dev/ttyUSB0:/tmp/vmodem/tty0:9600,8,N,1"; the settings part is optional
+// ("a:b" = 115200,8,N,1). Throws std::invalid_argument naming the problem.
+attach_spec parse_attach(const std::string& text);
+
+// Applies raw mode and the line settings to an open tty fd; returns 0 or errno.
+int apply_line_settings(int fd, const line_settings& line);
+
+// One bridge between two ttys. start() spawns its coroutine; stop() closes
+// both ends and cancels it; stopped() once it has finished.
+class attach_bridge {
+public:
+    attach_bridge(boost::asio::io_context& io, attach_spec spec, core::logger log);
+    ~attach_bridge();
+    void start();
+    void stop();
+    bool stopped() const;
+
+    struct state;
+
+private:
+    std::shared_ptr<state> state_;
+};
+
+}  // namespace sb::modem
