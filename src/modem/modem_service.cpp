@@ -732,11 +732,15 @@ public:
         std::vector<std::unique_ptr<core::service>> out;
         auto desc = modem_options();
         for (auto& sec : sections) {
-            // The command line first: Program_options keeps the first value stored.
             core::po::variables_map vm;
-            for (auto& [k, v] : cli_)
-                if (!v.defaulted() && desc.find_nothrow(k, false)) vm.insert({k, v});
             core::store_section(sec, desc, vm);
+            // What the command line says wins, lists included (a -C there
+            // replaces the file's commands rather than adding to them).
+            for (auto& [k, v] : cli_)
+                if (!v.defaulted() && desc.find_nothrow(k, false)) {
+                    vm.erase(k);
+                    vm.insert({k, v});
+                }
             core::po::notify(vm);
             out.push_back(make_modem_service(modem_config_from(vm), sec.name, ctx));
         }
