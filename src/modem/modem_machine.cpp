@@ -87,6 +87,14 @@ void modem_machine::scan_online(std::string_view data, time_point now) {
         return;
     }
     const auto g = guard();
+    // Bytes of one read arrive together, so with a pre-escape guard only a
+    // read made of escape characters alone can hold (part of) an escape:
+    // anything else in it cancels, and the per-byte walk is not needed.
+    if (opt_.pre_guard && g > clock::duration::zero() && data.find_first_not_of(e) != std::string_view::npos) {
+        plus_count_ = 0;
+        last_tty_rx_ = now;
+        return;
+    }
     for (char c : data) {
         if (c != e) {
             plus_count_ = 0;

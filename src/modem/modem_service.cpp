@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
+#include <poll.h>
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
@@ -92,6 +93,7 @@ struct modem_unit {
           tty_drained(io),
           net_out_ready(io),
           state_changed(io),
+          dtr_up(io),
           deadline_timer(io, asio::steady_timer::time_point::max()),
           nagle_timer(io),
           resolver(io) {}
@@ -119,7 +121,7 @@ struct modem_unit {
     clock::time_point net_first_byte;
     std::size_t nagle_size_hint = 1024;
 
-    notifier tty_out_ready, tty_drained, net_out_ready, state_changed;
+    notifier tty_out_ready, tty_drained, net_out_ready, state_changed, dtr_up;
     asio::steady_timer deadline_timer;
     clock::time_point armed = clock::time_point::max();
     asio::steady_timer nagle_timer;
@@ -174,11 +176,13 @@ void start_call_io(const std::shared_ptr<shared_state>& st, const std::shared_pt
     asio::co_spawn(st->io, net_writer(st, u, u->call), asio::detached);
 }
 
-void send_remote(modem_unit& u, std::string_view data) {
+void send_remote(modem_unit& u, std::string& data) {
     if (data.empty() || !u.conn) return;
     if (u.net_out.empty()) u.net_first_byte = clock::now();
     if (u.telnet_on)
         telnet_session::encode(data, u.net_out);
+    else if (u.net_out.empty())
+        std::swap(u.net_out, data);  // bulk data: no second copy
     else
         u.net_out.append(data);
     u.net_out_ready.notify();
@@ -203,7 +207,10 @@ void perform(const std::shared_ptr<shared_state>& st, const std::shared_ptr<mode
     if (!a.to_tty.empty()) {
         if (u->machine.dtr()) {
             // Nobody reads a closed tty: what was for it would greet the next program.
-            u->tty_out += a.to_tty;
+            if (u->tty_out.empty())
+                std::swap(u->tty_out, a.to_tty);
+            else
+                u->tty_out += a.to_tty;
             u->tty_out_ready.notify();
         }
     }
@@ -237,7 +244,8 @@ void perform(const std::shared_ptr<shared_state>& st, const std::shared_ptr<mode
             u->net_out += u->telnet.start();
         }
         start_call_io(st, u);
-        send_remote(*u, st->cfg.answer_chars);
+        std::string greeting = st->cfg.answer_chars;
+        send_remote(*u, greeting);
     }
     if (!a.to_remote.empty()) send_remote(*u, a.to_remote);
     if (a.dial) {
@@ -264,39 +272,50 @@ awaitable<void> tell_and_close(std::shared_ptr<shared_state> st, tcp::socket s, 
     --st->rejecting;
 }
 
-// Terminal -> machine. Also watches DTR: a closed slave reads EIO and polls HUP.
+// Terminal -> machine. A read failing (EIO) with the slave closed is DTR
+// dropping; then the buffer is given back and the reader sleeps until the
+// service's DTR watcher sees the tty opened again.
 awaitable<void> tty_reader(std::shared_ptr<shared_state> st, std::shared_ptr<modem_unit> u) {
     live_guard lg(*st);
-    std::vector<char> buf(io_chunk);
-    asio::steady_timer poll(st->io);
+    std::vector<char> buf;
+    asio::steady_timer pause(st->io);
+    boost::system::error_code ignored;
+    // Reads after the first are tried synchronously and must not block.
+    u->tty_stream.non_blocking(true, ignored);
     while (!st->stopping) {
-        if (!u->tty.slave_open()) {
-            if (u->machine.dtr()) {
-                SB_LOG(u->log, info) << "tty closed (DTR drop)";
-                u->machine.on_dtr(false, clock::now(), u->actions);
-                u->tty_out.clear();
-                perform(st, u);
-            }
-            poll.expires_after(dtr_poll);
-            (void)co_await poll.async_wait(use_tuple);
-            continue;
-        }
         if (!u->machine.dtr()) {
+            std::vector<char>().swap(buf);  // 64 KiB per closed modem adds up with hundreds of them
+            co_await u->dtr_up.wait();
+            if (st->stopping) break;
+            if (!u->tty.slave_open()) continue;
             SB_LOG(u->log, info) << "tty opened (DTR raised)";
             u->machine.on_dtr(true, clock::now(), u->actions);
             perform(st, u);
+            buf.resize(io_chunk);
         }
         auto [ec, n] = co_await u->tty_stream.async_read_some(asio::buffer(buf), use_tuple);
         if (st->stopping) break;
         if (ec) {
             if (ec == asio::error::operation_aborted) break;
-            // EIO: the last program closed the slave; loop to the DTR check.
-            if (ec.value() != EIO && ec != asio::error::eof) {
+            if (!u->tty.slave_open()) {
+                SB_LOG(u->log, info) << "tty closed (DTR drop)";
+                u->machine.on_dtr(false, clock::now(), u->actions);
+                u->tty_out.clear();
+                perform(st, u);
+            } else if (ec.value() != EIO && ec != asio::error::eof) {
                 SB_LOG(u->log, warning) << "tty read: " << ec.message();
-                poll.expires_after(dtr_poll);
-                (void)co_await poll.async_wait(use_tuple);
+                pause.expires_after(dtr_poll);
+                (void)co_await pause.async_wait(use_tuple);
             }
             continue;
+        }
+        // A pty read returns at most about 4 KiB: take what else is already
+        // there, so bulk data leaves in large TCP segments, not 4 KiB ones.
+        while (n < buf.size()) {
+            boost::system::error_code more_ec;
+            std::size_t more = u->tty_stream.read_some(asio::buffer(buf.data() + n, buf.size() - n), more_ec);
+            if (more_ec || more == 0) break;
+            n += more;
         }
         std::string_view data(buf.data(), n);
         u->stats.tty_rx += n;
@@ -306,6 +325,29 @@ awaitable<void> tty_reader(std::shared_ptr<shared_state> st, std::shared_ptr<mod
         u->machine.on_tty(data, clock::now(), u->actions);
         if (commands) u->stats.last_at_cmd_ms = u->stats.last_tty_rx_ms;
         perform(st, u);
+    }
+}
+
+// One poll() over every closed tty, for all modems at once: hundreds of
+// idle modems cost one system call per tick, not one each.
+awaitable<void> dtr_watcher(std::shared_ptr<shared_state> st) {
+    live_guard lg(*st);
+    asio::steady_timer tick(st->io);
+    std::vector<pollfd> fds;
+    std::vector<modem_unit*> closed;
+    while (!st->stopping) {
+        fds.clear();
+        closed.clear();
+        for (auto& u : st->units)
+            if (!u->machine.dtr()) {
+                fds.push_back({u->tty.master_fd(), POLLIN, 0});
+                closed.push_back(u.get());
+            }
+        if (!fds.empty() && ::poll(fds.data(), fds.size(), 0) >= 0)
+            for (std::size_t i = 0; i < fds.size(); ++i)
+                if (!(fds[i].revents & POLLHUP)) closed[i]->dtr_up.notify();
+        tick.expires_after(dtr_poll);
+        (void)co_await tick.async_wait(use_tuple);
     }
 }
 
@@ -464,15 +506,23 @@ awaitable<void> dialer(std::shared_ptr<shared_state> st, std::shared_ptr<modem_u
     }
     SB_LOG(u->log, info) << "dial " << number << " -> " << target->host << ":" << target->port
                          << (target->telnet ? " (telnet)" : "");
-    auto [rec, results] = co_await u->resolver.async_resolve(target->host, std::to_string(target->port), use_tuple);
-    if (u->call != call) co_return;
-    if (rec) {
-        SB_LOG(u->log, notice) << "dial " << number << ": cannot resolve " << target->host << ": " << rec.message();
-        fail(dial_failure::unreachable);
-        co_return;
+    std::vector<tcp::endpoint> endpoints;
+    boost::system::error_code numeric_ec;
+    auto address = asio::ip::make_address(target->host, numeric_ec);
+    if (!numeric_ec) {
+        endpoints.emplace_back(address, target->port);  // no resolver thread for an address
+    } else {
+        auto [rec, results] = co_await u->resolver.async_resolve(target->host, std::to_string(target->port), use_tuple);
+        if (u->call != call) co_return;
+        if (rec) {
+            SB_LOG(u->log, notice) << "dial " << number << ": cannot resolve " << target->host << ": " << rec.message();
+            fail(dial_failure::unreachable);
+            co_return;
+        }
+        for (auto& r : results) endpoints.push_back(r.endpoint());
     }
     u->dialing.emplace(st->io);
-    auto [cec, ep] = co_await asio::async_connect(*u->dialing, results, use_tuple);
+    auto [cec, ep] = co_await asio::async_connect(*u->dialing, endpoints, use_tuple);
     if (u->call != call) co_return;
     if (cec) {
         SB_LOG(u->log, notice) << "dial " << number << ": " << cec.message();
@@ -655,6 +705,7 @@ public:
             asio::co_spawn(st_->io, tty_writer(st_, u), asio::detached);
             asio::co_spawn(st_->io, timer_loop(st_, u), asio::detached);
         }
+        asio::co_spawn(st_->io, dtr_watcher(st_), asio::detached);
         if (st_->acceptor) asio::co_spawn(st_->io, listener(st_), asio::detached);
         SB_LOG(st_->log, notice) << cfg.count << " modem(s) at " << cfg.tty_dir << "/tty" << cfg.first_index
                                  << (cfg.count > 1 ? ".." + std::to_string(cfg.first_index + cfg.count - 1) : "")
@@ -683,6 +734,7 @@ public:
             u->tty_drained.notify();
             u->net_out_ready.notify();
             u->state_changed.notify();
+            u->dtr_up.notify();
         }
         metrics_.remove_labelled(labels_prefix());
     }

@@ -305,3 +305,22 @@ TEST_CASE("machine: ATZ restores the configured guard time and dial timeout") {
     CHECK(r.m->interpreter().regs().s[12] == 25);
     CHECK(r.m->interpreter().regs().s[7] == 20);
 }
+
+TEST_CASE("machine: bytes of one read arrive together") {
+    SUBCASE("data and +++ in one read is no escape, however quiet the line was") {
+        rig r;
+        r.connect();
+        r.type("data+++", 5s);
+        CHECK(r.m->deadline() == std::nullopt);
+        CHECK(r.a.to_remote == "data+++");
+    }
+    SUBCASE("without a pre-guard it is") {
+        machine_options o;
+        o.pre_guard = false;
+        rig r(o);
+        r.connect();
+        r.type("data+++", 10ms);
+        CHECK(r.m->deadline() == r.at(1010ms));
+        CHECK(r.timer(1010ms) == "\r\nOK\r\n");
+    }
+}
