@@ -170,6 +170,7 @@ awaitable<void> net_writer(std::shared_ptr<shared_state> st, std::shared_ptr<mod
 awaitable<void> dialer(std::shared_ptr<shared_state> st, std::shared_ptr<modem_unit> u, std::string number,
                        std::uint64_t call);
 awaitable<void> tell_and_close(std::shared_ptr<shared_state> st, tcp::socket s, std::string text);
+awaitable<void> watch_caller(std::shared_ptr<shared_state> st, std::shared_ptr<modem_unit> u, std::uint64_t call);
 
 void start_call_io(const std::shared_ptr<shared_state>& st, const std::shared_ptr<modem_unit>& u) {
     asio::co_spawn(st->io, net_reader(st, u, u->call), asio::detached);
@@ -202,7 +203,10 @@ void end_call(modem_unit& u) {
 
 // Performs what the machine asked for after an event.
 void perform(const std::shared_ptr<shared_state>& st, const std::shared_ptr<modem_unit>& u) {
-    auto& a = u->actions;
+    // Taken out first: a coroutine spawned below may run at once and come
+    // back here with new actions of its own (a dial failing immediately).
+    machine_actions a = std::move(u->actions);
+    u->actions.clear();
     auto& log = u->log;
     if (!a.to_tty.empty()) {
         if (u->machine.dtr()) {
@@ -289,6 +293,7 @@ awaitable<void> tty_reader(std::shared_ptr<shared_state> st, std::shared_ptr<mod
             if (st->stopping) break;
             if (!u->tty.slave_open()) continue;
             SB_LOG(u->log, info) << "tty opened (DTR raised)";
+            u->tty.reset_line();
             u->machine.on_dtr(true, clock::now(), u->actions);
             perform(st, u);
             buf.resize(io_chunk);
@@ -300,7 +305,11 @@ awaitable<void> tty_reader(std::shared_ptr<shared_state> st, std::shared_ptr<mod
             if (!u->tty.slave_open()) {
                 SB_LOG(u->log, info) << "tty closed (DTR drop)";
                 u->machine.on_dtr(false, clock::now(), u->actions);
+                // Stop a write blocked on the full pty too: the rest of it
+                // would greet the next program that opens the tty.
                 u->tty_out.clear();
+                u->tty_stream.cancel(ignored);
+                u->tty.discard_output();
                 perform(st, u);
             } else if (ec.value() != EIO && ec != asio::error::eof) {
                 SB_LOG(u->log, warning) << "tty read: " << ec.message();
@@ -361,7 +370,7 @@ awaitable<void> tty_writer(std::shared_ptr<shared_state> st, std::shared_ptr<mod
         }
         std::swap(u->tty_out, u->tty_writing);
         auto [ec, n] = co_await asio::async_write(u->tty_stream, asio::buffer(u->tty_writing), use_tuple);
-        if (ec == asio::error::operation_aborted) break;
+        if (st->stopping) break;
         if (ec) {
             // The terminal went away mid-write; the reader notices the DTR drop.
             u->tty_writing.clear();
@@ -546,6 +555,25 @@ awaitable<void> dialer(std::shared_ptr<shared_state> st, std::shared_ptr<modem_u
     perform(st, u);
 }
 
+// A caller who gives up while the modem rings stops the ringing, rather
+// than being "answered" into NO CARRIER. Bytes the caller sends meanwhile
+// stay in the socket for after the answer.
+awaitable<void> watch_caller(std::shared_ptr<shared_state> st, std::shared_ptr<modem_unit> u, std::uint64_t call) {
+    live_guard lg(*st);
+    if (!u->pending) co_return;
+    auto [ec] = co_await u->pending->async_wait(tcp::socket::wait_read, use_tuple);
+    if (st->stopping || u->call != call || !u->pending || u->machine.state() != modem_state::ringing) co_return;
+    char c;
+    boost::system::error_code peek_ec;
+    std::size_t got = u->pending->receive(asio::buffer(&c, 1), tcp::socket::message_peek, peek_ec);
+    if (ec || peek_ec || got == 0) {
+        SB_LOG(u->log, info) << "caller hung up while ringing";
+        close_socket(u->pending);
+        u->machine.on_remote_closed(clock::now(), u->actions);
+        perform(st, u);
+    }
+}
+
 // Incoming calls go to the first modem whose terminal is open and idle.
 awaitable<void> listener(std::shared_ptr<shared_state> st) {
     live_guard lg(*st);
@@ -577,6 +605,8 @@ awaitable<void> listener(std::shared_ptr<shared_state> st) {
         }
         SB_LOG(free->log, notice) << "call from " << peer << ": ringing";
         free->pending = std::move(s);
+        ++free->call;
+        asio::co_spawn(st->io, watch_caller(st, free, free->call), asio::detached);
         free->machine.on_incoming(clock::now(), free->actions);
         perform(st, free);
     }

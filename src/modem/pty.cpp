@@ -147,9 +147,25 @@ void pty::reset_line() {
     // read on the master reports anyway.
     int fd = slave >= 0 ? slave : master_;
     set_raw(fd);
-    ::tcflush(fd, TCIOFLUSH);
-    ::tcflush(master_, TCIOFLUSH);
+    // Only what was on its way to the terminal is stale: bytes the new
+    // program has already typed ("AT\r" right after open) must survive.
+    if (slave >= 0) ::tcflush(slave, TCIFLUSH);
+    ::tcflush(master_, TCOFLUSH);
     if (slave >= 0) ::close(slave);
+}
+
+void pty::discard_output() {
+    // Up to 4 KiB already sit in the closed slave's line discipline and
+    // survive the close: only a flush from the slave side reaches them. Raw
+    // first, so a line left cooked does not echo them back to us; then
+    // whatever the departed program typed last goes too: its call is over.
+    int slave = ::ioctl(master_, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (slave >= 0) {
+        set_raw(slave);
+        ::tcflush(slave, TCIFLUSH);
+        ::close(slave);
+    }
+    ::tcflush(master_, TCIOFLUSH);
 }
 
 }  // namespace sb::modem

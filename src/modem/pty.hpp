@@ -26,6 +26,8 @@ public:
     // After the slave was closed and reopened: drop stale bytes queued either
     // way, and put the line back in raw 8-bit mode.
     void reset_line();
+    // The slave was closed: drop what is queued for it, nobody will read it.
+    void discard_output();
 
 private:
     int master_ = -1;

@@ -47,13 +47,18 @@ def tmpdir():
     return _tmpdir
 
 
-def tcpmux_path():
-    path = os.environ.get("TCPMUX")
+def binary_path(env):
+    """The binary named by environment variable env (meson test sets it)."""
+    path = os.environ.get(env)
     if not path:
-        raise RuntimeError("env TCPMUX must name the tcpmux binary (meson test sets it)")
+        raise RuntimeError(f"env {env} must name the binary under test (meson test sets it)")
     if not os.access(path, os.X_OK):
-        raise RuntimeError(f"TCPMUX={path} is not an executable file")
+        raise RuntimeError(f"{env}={path} is not an executable file")
     return path
+
+
+def tcpmux_path():
+    return binary_path("TCPMUX")
 
 
 def free_port():

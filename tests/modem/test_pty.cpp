@@ -159,7 +159,7 @@ TEST_CASE("pty: raw 8-bit both ways, no translation, no echo") {
     ::close(slave);
 }
 
-TEST_CASE("pty: reset_line drops stale bytes and restores raw mode") {
+TEST_CASE("pty: discard_output drops stale bytes, reset_line restores raw mode and keeps typed bytes") {
     temp_dir dir;
     pty p(dir / "tty0");
     int slave = open_terminal(p.link_path());
@@ -170,14 +170,15 @@ TEST_CASE("pty: reset_line drops stale bytes and restores raw mode") {
     t.c_oflag |= OPOST | ONLCR;
     REQUIRE(::tcsetattr(slave, TCSANOW, &t) == 0);
     ::close(slave);
-    write_all(p.master_fd(), "RING\r\n");  // queued for the next opener
+    write_all(p.master_fd(), "RING\r\n");  // queued for the next opener ...
+    p.discard_output();                    // ... until the modem notices the close
 
     slave = open_terminal(p.link_path());
-    write_all(slave, "old");  // and stale the other way
+    write_all(slave, "AT\r");  // the new program typing at once
     p.reset_line();
     CHECK(p.slave_open());
     CHECK(quiet(slave, 100));
-    CHECK(quiet(p.master_fd(), 50));
+    CHECK(read_exactly(p.master_fd(), 3) == "AT\r");  // kept: only output was stale
     REQUIRE(::tcgetattr(slave, &t) == 0);
     CHECK((t.c_lflag & (ICANON | ECHO)) == 0);
     CHECK((t.c_oflag & OPOST) == 0);
