@@ -629,6 +629,43 @@ class Metrics(mh.ModemTestCase):
 # Process: signals, --config, bad options
 # --------------------------------------------------------------------------
 
+class Attach(mh.ModemTestCase):
+    def test_serial_port_attached_to_a_modem(self):
+        """A retro machine on a serial port (here one end of a socat pty
+        pair) reaches a modem through -A, both ways, 8-bit clean."""
+        import shutil
+        if not shutil.which("socat"):
+            self.skipTest("socat not installed (scripts/setup installs it)")
+        ports = self.new_dir("serial")
+        machine_side, line_side = os.path.join(ports, "machine"), os.path.join(ports, "line")
+        socat = self._track(h.Process("socat", ["socat", f"pty,raw,echo=0,link={machine_side}",
+                                                f"pty,raw,echo=0,link={line_side}"]))
+        h.wait_until(lambda: os.path.exists(machine_side) and os.path.exists(line_side), 5, what="socat ptys")
+        tty_dir = os.path.join(self.new_dir(), "ttys")
+        d = self.start_vmodemd(1, "-A", f"{line_side}:{tty_dir}/tty0:9600,8,N,1", tty_dir=tty_dir)
+        peer = self.peer()
+        t = mh.Terminal(machine_side)
+        self.addCleanup(t.close)
+        out = b""
+        for _ in range(50):  # the bridge opens the modem's tty within its retry period
+            t.write(b"AT\r")
+            try:
+                out = t.read_until(OK, timeout=0.2)
+                break
+            except TimeoutError:
+                continue
+        self.assertIn(OK, out, "no OK through the attached serial port")
+        t.drain()
+        s = self.dial(t, peer)
+        payload = bytes(range(256))
+        t.write(payload)
+        self.assertEqual(mh.recv_exactly(s, 256, 5), payload)
+        s.sendall(payload)
+        self.assertEqual(t.read_exactly(256), payload)
+        self.assertTrue(socat.alive())
+        self.assertTrue(d.proc.alive())
+
+
 class Lifecycle(mh.ModemTestCase):
     def test_sigterm_exits_0_and_removes_links(self):
         d = self.start_vmodemd(2)
