@@ -6,6 +6,7 @@
 #include "modem/modem_config.hpp"
 #include "modem/modem_service.hpp"
 #include "mux/mux_service.hpp"
+#include "sip/sip_service.hpp"
 
 namespace sb::vmodemd {
 
@@ -76,6 +77,7 @@ int vmodemd_main(int argc, char** argv) {
         core::plugin_host plugins;
         plugins.add(mux::make_mux_plugin());
         plugins.add(modem::make_modem_plugin(vm));
+        plugins.add(sip::make_sip_plugin());
         if (vm["check"].as<bool>()) {
             plugins.validate(sections);
             std::cout << "configuration ok\n";
