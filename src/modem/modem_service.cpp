@@ -251,6 +251,11 @@ void perform(const std::shared_ptr<shared_state>& st, const std::shared_ptr<mode
         std::string greeting = st->cfg.answer_chars;
         send_remote(*u, greeting);
     }
+    if (a.answer && !u->conn) {
+        // The caller was gone by the time the modem answered.
+        u->machine.on_remote_closed(clock::now(), u->actions);
+        perform(st, u);
+    }
     if (!a.to_remote.empty()) send_remote(*u, a.to_remote);
     if (a.dial) {
         ++u->call;
