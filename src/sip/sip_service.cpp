@@ -149,6 +149,7 @@ struct state {
           udp_sock(io),
           engine_timer(io, asio::steady_timer::time_point::max()),
           pacer_timer(io, asio::steady_timer::time_point::max()),
+          stats_timer(io),
           rng(std::random_device{}()) {}
 
     asio::io_context& io;
@@ -172,6 +173,7 @@ struct state {
     std::priority_queue<due, std::vector<due>, std::greater<>> pacing;
     asio::steady_timer pacer_timer;
     clock::time_point pacer_armed = clock::time_point::max();
+    asio::steady_timer stats_timer;
     std::mt19937 rng;
     sip_metrics m;
     uas_output out;
@@ -256,7 +258,14 @@ awaitable<void> pacer(std::shared_ptr<state> st) {
                 s.tone_offset = (s.tone_offset + std::size_t{missed} * frame_samples) % st->tone_table.period();
                 s.next_due += missed * frame;
             }
-            if (s.send) send_frame(*st, s);
+            if (s.send) {
+                send_frame(*st, s);
+            } else {
+                // On hold the clock goes on: the first packet after resuming
+                // carries the timestamp of its real time (RFC 3550 5.1).
+                s.timestamp += frame_samples;
+                s.tone_offset = (s.tone_offset + frame_samples) % st->tone_table.period();
+            }
             s.next_due += frame;
             st->pacing.push({s.next_due, s.call});
         }
@@ -489,7 +498,7 @@ awaitable<void> tcp_acceptor(std::shared_ptr<state> st) {
 awaitable<void> stats_logger(std::shared_ptr<state> st) {
     live_guard lg(*st);
     if (st->cfg.stats_interval <= clock::duration::zero()) co_return;
-    asio::steady_timer t(st->io);
+    auto& t = st->stats_timer;
     while (!st->stopping) {
         t.expires_after(st->cfg.stats_interval);
         (void)co_await t.async_wait(use_tuple);
@@ -594,6 +603,7 @@ public:
             }
             st->engine_timer.cancel();
             st->pacer_timer.cancel();
+            st->stats_timer.cancel();
         });
     }
 

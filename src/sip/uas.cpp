@@ -122,7 +122,8 @@ void uas_engine::on_datagram(std::string_view data, const peer_address& from, cl
     if (!m.header("Via") || !m.header("From") || !m.header("To") || !m.header("Call-ID") || !m.cseq()) return;
     std::string reason = err == parse_error::unsupported_version ? "Version Not Supported" : "Bad Request";
     int status = err == parse_error::unsupported_version ? 505 : 400;
-    out.sends.push_back({from, make_response(m, status, reason)});
+    std::string tag;
+    out.sends.push_back({from, make_response(m, status, reason, tagged({}, tag))});
 }
 
 void uas_engine::on_message(sip_message& m, const peer_address& from, clock::time_point now, uas_output& out) {
@@ -140,7 +141,8 @@ void uas_engine::on_request(sip_message& m, const peer_address& from, clock::tim
     auto cseq = m.cseq();
     if (!cseq || cseq->method != method) {
         ++stats_.bad_messages;
-        out.sends.push_back({from, make_response(m, 400, "CSeq Method Mismatch")});
+        std::string tag;
+        out.sends.push_back({from, make_response(m, 400, "CSeq Method Mismatch", tagged({}, tag))});
         return;
     }
     // A retransmitted non-INVITE request gets the same answer again.
@@ -149,6 +151,16 @@ void uas_engine::on_request(sip_message& m, const peer_address& from, clock::tim
             out.sends.push_back({from, it->second.text});
             return;
         }
+    }
+    // We support no extension: anything required is unsupported (RFC 3261
+    // 8.2.2.3); CANCEL and ACK are never refused for it.
+    if (auto req = m.headers("Require"); !req.empty() && method != "CANCEL") {
+        std::string list;
+        for (auto r : req) list += (list.empty() ? "" : ", ") + std::string(r);
+        const header_field extra[] = {{"Unsupported", list}};
+        if (method != "INVITE") return reply(m, from, 420, "Bad Extension", {.extra = extra}, now, out);
+        if (!tag_of(m, "To")) ++stats_.rejected;
+        return reject_invite(m, from, 420, "Bad Extension", {.extra = extra}, now, out);
     }
     if (method == "INVITE") return on_invite(m, from, now, out);
     if (method == "BYE") return on_bye(m, from, now, out);
@@ -166,9 +178,20 @@ void uas_engine::on_request(sip_message& m, const peer_address& from, clock::tim
     reply(m, from, 501, "Not Implemented", {.extra = allow_hdr}, now, out);
 }
 
+// RFC 3261 8.2.6.2: every response but 100 carries a To tag; a request
+// outside any dialog gets a fresh one.
+response_options uas_engine::tagged(const response_options& opt, std::string& tag) {
+    if (!opt.to_tag.empty()) return opt;
+    tag = random_hex(16);
+    response_options o = opt;
+    o.to_tag = tag;
+    return o;
+}
+
 void uas_engine::reply(const sip_message& req, const peer_address& to, int status, std::string_view reason,
                        const response_options& opt, clock::time_point now, uas_output& out) {
-    std::string text = make_response(req, status, reason, opt);
+    std::string tag;
+    std::string text = make_response(req, status, reason, tagged(opt, tag));
     auto branch = top_branch(req);
     if (!branch.empty() && to.proto == transport::udp) {
         auto key = branch + req.method;
@@ -180,7 +203,8 @@ void uas_engine::reply(const sip_message& req, const peer_address& to, int statu
 
 void uas_engine::reject_invite(const sip_message& req, const peer_address& to, int status, std::string_view reason,
                                const response_options& opt, clock::time_point now, uas_output& out) {
-    std::string text = make_response(req, status, reason, opt);
+    std::string tag;
+    std::string text = make_response(req, status, reason, tagged(opt, tag));
     auto branch = top_branch(req);
     if (!branch.empty() && to.proto == transport::udp) {
         rejects_[branch] = {text, to, now + cfg_.t1, now + 64 * cfg_.t1, cfg_.t1};
@@ -216,14 +240,6 @@ void uas_engine::on_invite(sip_message& m, const peer_address& from, clock::time
     if (tag_of(m, "To")) {
         if (call* c = find_dialog(m)) return on_reinvite(*c, m, from, now, out);
         return reply(m, from, 481, "Call/Transaction Does Not Exist", {}, now, out);
-    }
-    // We support no extension: anything required is unsupported (RFC 3261 8.2.2.3).
-    if (auto req = m.headers("Require"); !req.empty()) {
-        std::string list;
-        for (auto r : req) list += (list.empty() ? "" : ", ") + std::string(r);
-        const header_field extra[] = {{"Unsupported", list}};
-        ++stats_.rejected;
-        return reject_invite(m, from, 420, "Bad Extension", {.extra = extra}, now, out);
     }
     auto call_id = m.header("Call-ID");
     if (call_id && by_call_id_.count(std::string(*call_id))) {
@@ -334,7 +350,7 @@ void uas_engine::start_media(call& c, uas_output& out) {
 void uas_engine::on_ack(const sip_message& m, clock::time_point now, uas_output& out) {
     // ACK to a non-2xx final: same branch as the INVITE (17.2.1): stop resending.
     if (auto r = rejects_.find(top_branch(m)); r != rejects_.end()) {
-        rejects_.erase(r);
+        r->second.acked = true;  // kept until 64*T1 so a late INVITE copy starts no new call
         return;
     }
     call* c = find_dialog(m);
@@ -395,7 +411,13 @@ void uas_engine::on_bye(const sip_message& m, const peer_address& from, clock::t
     if (!c) return reply(m, from, 481, "Call/Transaction Does Not Exist", {}, now, out);
     reply(m, from, 200, "OK", {}, now, out);
     out.notes.push_back("call " + std::to_string(c->id) + ": caller hung up");
-    if (c->state != call_state::ringing) ++stats_.completed;
+    if (c->state == call_state::ringing) {
+        // BYE on the early dialog: the INVITE still needs its final answer (RFC 3261 15.1.2).
+        ++stats_.cancelled;
+        reject_invite(c->invite, c->peer, 487, "Request Terminated", {.to_tag = c->local_tag}, now, out);
+    } else {
+        ++stats_.completed;
+    }
     end_call(*c, out);
 }
 
@@ -532,6 +554,10 @@ void uas_engine::on_timer(clock::time_point now, uas_output& out) {
                 auto& r = it->second;
                 if (now >= r.give_up) {
                     rejects_.erase(it);
+                    break;
+                }
+                if (r.acked) {
+                    schedule(r.give_up, timer_kind::reject, 0, t.key);
                     break;
                 }
                 if (now >= r.next) {

@@ -154,6 +154,7 @@ private:
         peer_address to;
         clock::time_point next, give_up;
         clock::duration interval;
+        bool acked = false;  // Confirmed: stop resending, still absorb retransmissions
     };
     enum class timer_kind : std::uint8_t { call, reject, cache };
     struct timer_entry {
@@ -183,6 +184,7 @@ private:
     // A final non-2xx answer to an INVITE: resent over UDP until the ACK.
     void reject_invite(const sip_message& req, const peer_address& to, int status, std::string_view reason,
                        const response_options& opt, clock::time_point now, uas_output& out);
+    response_options tagged(const response_options& opt, std::string& tag);
     call* find_dialog(const sip_message& m);
     void schedule(clock::time_point when, timer_kind kind, std::uint64_t call, std::string key = {});
     std::string random_hex(int digits);

@@ -196,7 +196,7 @@ TEST_CASE("uas: CANCEL before the answer: 200 to CANCEL, 487 to INVITE resent un
     r.send(request("ACK", "z9hG4bK-c", "call-c", 1, tag), 1100ms);
     r.tick(5s);
     CHECK(r.out.sends.empty());
-    CHECK(r.e->pending_transactions() <= 1);  // only the CANCEL's cached answer
+    CHECK(r.e->pending_transactions() <= 2);  // the CANCEL's cached answer, the ACKed 487 absorbing copies
 }
 
 TEST_CASE("uas: the caller's BYE ends the call and stops its RTP at once") {
@@ -353,4 +353,34 @@ TEST_CASE("uas: the received parameter is added for a NATed source") {
     REQUIRE(parse_message(out.sends[0].data, m) == parse_error::ok);
     auto via = parse_via(*m.header("Via"));
     CHECK(via->received == "127.0.0.9");
+}
+
+TEST_CASE("uas: every final response carries a To tag; Require is checked on every request") {
+    rig r;
+    r.send(request("OPTIONS", "z9hG4bK-t", "t", 1));
+    CHECK(parse_name_addr(*r.sent(0).header("To"))->tag());
+    r.send(request("REGISTER", "z9hG4bK-t2", "t2", 1));
+    CHECK(parse_name_addr(*r.sent(0).header("To"))->tag());
+    r.send(request("OPTIONS", "z9hG4bK-t3", "t3", 1, {}, {}, "Require: x-none\r\n"));
+    CHECK(r.sent(0).status == 420);
+    CHECK(r.sent(0).header("Unsupported") == "x-none");
+}
+
+TEST_CASE("uas: a BYE on the early dialog ends the INVITE with 487, and a late copy starts no call") {
+    rig r;
+    auto invite = request("INVITE", "z9hG4bK-e", "early", 1, {}, sdp_offer());
+    r.send(invite);
+    auto tag = r.local_tag();
+    r.send(request("BYE", "z9hG4bK-e2", "early", 2, tag), 100ms);
+    REQUIRE(r.out.sends.size() == 2);
+    CHECK(r.sent(0).status == 200);
+    CHECK(r.sent(1).status == 487);
+    r.send(request("ACK", "z9hG4bK-e", "early", 1, tag), 200ms);
+    r.send(invite, 300ms);
+    REQUIRE(r.out.sends.size() == 1);
+    CHECK(r.sent(0).status == 487);
+    r.tick(2s);
+    CHECK(r.out.sends.empty());
+    CHECK(r.e->stats().total == 1);
+    CHECK(r.e->stats().answered == 0);
 }
