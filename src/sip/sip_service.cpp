@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -35,6 +36,7 @@ constexpr std::uint32_t rtcp_every = 250;  // packets: an SR every 5 s
 // Packets due this soon are sent in the same wake-up: one timer wait per
 // half millisecond at most, whatever the number of calls.
 constexpr auto pacing_slack = std::chrono::microseconds(500);
+constexpr std::size_t max_batch = 256;
 
 class notifier {
 public:
@@ -245,7 +247,8 @@ awaitable<void> pacer(std::shared_ptr<state> st) {
         (void)co_await st->pacer_timer.async_wait(use_tuple);
         if (st->stopping) break;
         auto now = clock::now();
-        while (!st->pacing.empty() && st->pacing.top().when <= now + pacing_slack) {
+        std::size_t batch = 0;
+        while (!st->pacing.empty() && st->pacing.top().when <= now + pacing_slack && ++batch <= max_batch) {
             auto d = st->pacing.top();
             st->pacing.pop();
             auto it = st->streams.find(d.call);
@@ -268,6 +271,11 @@ awaitable<void> pacer(std::shared_ptr<state> st) {
             }
             s.next_due += frame;
             st->pacing.push({s.next_due, s.call});
+        }
+        if (batch > max_batch) {
+            // Let SIP and the receivers run between batches; the rest of
+            // the due frames follow at once.
+            co_await asio::post(st->io, asio::use_awaitable);
         }
     }
 }
@@ -417,10 +425,17 @@ awaitable<void> udp_receiver(std::shared_ptr<state> st) {
         auto [ec, n] = co_await st->udp_sock.async_receive_from(asio::buffer(buf), from, use_tuple);
         if (st->stopping || ec == asio::error::operation_aborted) break;
         if (ec) continue;  // ICMP errors surface here on Linux: not ours to act on
-        peer_address peer{transport::udp, from.address().to_string(), from.port(), 0};
-        SB_LOG(st->log, trace) << "from " << from << "\n" << std::string_view(buf.data(), n);
-        st->engine.on_datagram(std::string_view(buf.data(), n), peer, clock::now(), st->out);
-        perform(st);
+        // Drain what else is queued (bounded): under load signalling must not
+        // wait one datagram per turn behind thousands of RTP sends.
+        for (int more = 0; more < 64; ++more) {
+            peer_address peer{transport::udp, from.address().to_string(), from.port(), 0};
+            SB_LOG(st->log, trace) << "from " << from << "\n" << std::string_view(buf.data(), n);
+            st->engine.on_datagram(std::string_view(buf.data(), n), peer, clock::now(), st->out);
+            perform(st);
+            boost::system::error_code again;
+            n = st->udp_sock.receive_from(asio::buffer(buf), from, 0, again);
+            if (again) break;
+        }
     }
 }
 

@@ -312,7 +312,10 @@ void uas_engine::on_invite(sip_message& m, const peer_address& from, clock::time
     }
     ++stats_.active;
     by_call_id_[std::string(*call_id)] = c.id;
-    if (!branch.empty()) by_invite_branch_[branch] = c.id;
+    if (!branch.empty()) {
+        by_invite_branch_[branch] = c.id;
+        c.branches.push_back(branch);
+    }
     calls_.emplace(c.id, std::move(c));
 }
 
@@ -400,7 +403,10 @@ void uas_engine::on_reinvite(call& c, sip_message& m, const peer_address& from, 
     c.invite = m;
     c.invite_branch = top_branch(m);
     c.peer = from;
-    if (!c.invite_branch.empty()) by_invite_branch_[c.invite_branch] = c.id;
+    if (!c.invite_branch.empty()) {
+        by_invite_branch_[c.invite_branch] = c.id;
+        c.branches.push_back(c.invite_branch);
+    }
     out.notes.push_back("call " + std::to_string(c.id) + ": re-INVITE, we " + std::string(to_string(c.media.direction)));
     answer(c, now, out);
     --stats_.answered;  // the same call
@@ -489,8 +495,7 @@ void uas_engine::end_call(call& c, uas_output& out) {
     if (auto id = c.invite.header("Call-ID")) by_call_id_.erase(std::string(*id));
     // The INVITE branch stays known through the cache of the BYE/CANCEL
     // answers; retransmitted INVITEs after the end are dropped.
-    for (auto it = by_invite_branch_.begin(); it != by_invite_branch_.end();)
-        it = it->second == c.id ? by_invite_branch_.erase(it) : std::next(it);
+    for (auto& b : c.branches) by_invite_branch_.erase(b);
     --stats_.active;
     calls_.erase(c.id);
 }

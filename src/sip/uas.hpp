@@ -121,6 +121,7 @@ private:
         call_state state = call_state::ringing;
         sip_message invite;  // the INVITE (or re-INVITE) being answered
         std::string invite_branch;
+        std::vector<std::string> branches;  // every INVITE branch of the call, to forget at the end
         peer_address peer;
         std::string local_tag;
         std::string last_response;  // for a retransmitted INVITE
