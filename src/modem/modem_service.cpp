@@ -19,6 +19,7 @@
 
 #include "core/admin_http.hpp"
 #include "core/metrics.hpp"
+#include "core/notifier.hpp"
 #include "core/tcp_server.hpp"
 #include "modem/attach.hpp"
 #include "modem/dial_translation.hpp"
@@ -37,6 +38,8 @@ constexpr auto use_tuple = asio::as_tuple(use_awaitable);
 
 namespace {
 
+using core::notifier;
+
 constexpr std::size_t io_chunk = 64 * 1024;
 // Remote bytes waiting for a slow terminal: past this the remote is not read
 // (TCP flow control holds the sender) instead of buffering without bound.
@@ -47,18 +50,6 @@ std::int64_t wall_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-
-// A wake-up for coroutines of one modem: waiters check their condition,
-// then wait; notify() wakes all of them. The timer never expires by itself.
-class notifier {
-public:
-    explicit notifier(asio::io_context& io) : timer_(io, asio::steady_timer::time_point::max()) {}
-    awaitable<void> wait() { (void)co_await timer_.async_wait(use_tuple); }
-    void notify() { timer_.cancel(); }
-
-private:
-    asio::steady_timer timer_;
-};
 
 std::string hex_dump(std::string_view data) {
     static const char digits[] = "0123456789abcdef";
@@ -146,15 +137,6 @@ struct shared_state {
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
     std::uint64_t busy_rejects = 0;
     std::size_t rejecting = 0;  // callers being told BUSY right now
-};
-
-// Keeps shared_state::live exact whatever way a coroutine leaves.
-struct live_guard {
-    explicit live_guard(shared_state& s) : s_(s) { ++s_.live; }
-    ~live_guard() { --s_.live; }
-    live_guard(const live_guard&) = delete;
-    live_guard& operator=(const live_guard&) = delete;
-    shared_state& s_;
 };
 
 void close_socket(std::optional<tcp::socket>& s) {
@@ -269,7 +251,7 @@ void perform(const std::shared_ptr<shared_state>& st, const std::shared_ptr<mode
 }
 
 awaitable<void> tell_and_close(std::shared_ptr<shared_state> st, tcp::socket s, std::string text) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     ++st->rejecting;
     if (!text.empty()) {
         asio::steady_timer t(st->io, std::chrono::seconds(2));
@@ -285,7 +267,7 @@ awaitable<void> tell_and_close(std::shared_ptr<shared_state> st, tcp::socket s, 
 // dropping; then the buffer is given back and the reader sleeps until the
 // service's DTR watcher sees the tty opened again.
 awaitable<void> tty_reader(std::shared_ptr<shared_state> st, std::shared_ptr<modem_unit> u) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     std::vector<char> buf;
     asio::steady_timer pause(st->io);
     boost::system::error_code ignored;
@@ -345,7 +327,7 @@ awaitable<void> tty_reader(std::shared_ptr<shared_state> st, std::shared_ptr<mod
 // One poll() over every closed tty, for all modems at once: hundreds of
 // idle modems cost one system call per tick, not one each.
 awaitable<void> dtr_watcher(std::shared_ptr<shared_state> st) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     asio::steady_timer tick(st->io);
     std::vector<pollfd> fds;
     std::vector<modem_unit*> closed;
@@ -367,7 +349,7 @@ awaitable<void> dtr_watcher(std::shared_ptr<shared_state> st) {
 
 // machine -> terminal, one write at a time.
 awaitable<void> tty_writer(std::shared_ptr<shared_state> st, std::shared_ptr<modem_unit> u) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     while (!st->stopping) {
         if (u->tty_out.empty()) {
             co_await u->tty_out_ready.wait();
@@ -391,7 +373,7 @@ awaitable<void> tty_writer(std::shared_ptr<shared_state> st, std::shared_ptr<mod
 
 // Sleeps until the machine's next deadline (+++ guard, rings, dial timeout, watchdog).
 awaitable<void> timer_loop(std::shared_ptr<shared_state> st, std::shared_ptr<modem_unit> u) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     while (!st->stopping) {
         auto d = u->machine.deadline();
         u->armed = d ? *d : clock::time_point::max();
@@ -407,7 +389,7 @@ awaitable<void> timer_loop(std::shared_ptr<shared_state> st, std::shared_ptr<mod
 }
 
 awaitable<void> net_reader(std::shared_ptr<shared_state> st, std::shared_ptr<modem_unit> u, std::uint64_t call) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     std::vector<char> buf(io_chunk);
     std::string data, reply;
     while (!st->stopping && u->call == call && u->conn) {
@@ -475,7 +457,7 @@ awaitable<void> net_reader(std::shared_ptr<shared_state> st, std::shared_ptr<mod
 // after the first of them, whichever comes first (never pushed back by
 // later bytes, so a steady typist still sees bounded latency).
 awaitable<void> net_writer(std::shared_ptr<shared_state> st, std::shared_ptr<modem_unit> u, std::uint64_t call) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     const auto timeout = st->cfg.nagle_timeout;
     while (!st->stopping && u->call == call && u->conn) {
         if (u->net_out.empty()) {
@@ -506,7 +488,7 @@ awaitable<void> net_writer(std::shared_ptr<shared_state> st, std::shared_ptr<mod
 
 awaitable<void> dialer(std::shared_ptr<shared_state> st, std::shared_ptr<modem_unit> u, std::string number,
                        std::uint64_t call) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     auto fail = [&](dial_failure why) {
         if (u->call != call) return;
         u->machine.on_dial_failed(why, clock::now(), u->actions);
@@ -564,7 +546,7 @@ awaitable<void> dialer(std::shared_ptr<shared_state> st, std::shared_ptr<modem_u
 // than being "answered" into NO CARRIER. Bytes the caller sends meanwhile
 // stay in the socket for after the answer.
 awaitable<void> watch_caller(std::shared_ptr<shared_state> st, std::shared_ptr<modem_unit> u, std::uint64_t call) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     if (!u->pending) co_return;
     auto [ec] = co_await u->pending->async_wait(tcp::socket::wait_read, use_tuple);
     if (st->stopping || u->call != call || !u->pending || u->machine.state() != modem_state::ringing) co_return;
@@ -581,7 +563,7 @@ awaitable<void> watch_caller(std::shared_ptr<shared_state> st, std::shared_ptr<m
 
 // Incoming calls go to the first modem whose terminal is open and idle.
 awaitable<void> listener(std::shared_ptr<shared_state> st) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     while (!st->stopping && st->acceptor) {
         auto [ec, s] = co_await st->acceptor->async_accept(use_tuple);
         if (st->stopping) break;

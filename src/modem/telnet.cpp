@@ -150,13 +150,14 @@ void telnet_session::on_disable(q& s, unsigned char opt, unsigned char yes, unsi
 
 // A request while one is in flight is queued (the "opposite" states) rather
 // than sent, which is what keeps two Q-method ends from racing each other.
-void telnet_session::ask_him(unsigned char opt, bool enable, std::string& reply) {
-    auto& s = him_[opt];
+// For him_ the verbs are DO/DONT, for us_ WILL/WONT.
+void telnet_session::ask(q& s, bool enable, unsigned char opt, unsigned char yes, unsigned char no,
+                         std::string& reply) {
     if (enable) {
         switch (s) {
         case q::no:
             s = q::want_yes;
-            send(reply, do_, opt);
+            send(reply, yes, opt);
             break;
         case q::want_no: s = q::want_no_opposite; break;
         case q::want_yes_opposite: s = q::want_yes; break;
@@ -168,7 +169,7 @@ void telnet_session::ask_him(unsigned char opt, bool enable, std::string& reply)
         switch (s) {
         case q::yes:
             s = q::want_no;
-            send(reply, dont, opt);
+            send(reply, no, opt);
             break;
         case q::want_yes: s = q::want_yes_opposite; break;
         case q::want_no_opposite: s = q::want_no; break;
@@ -179,33 +180,12 @@ void telnet_session::ask_him(unsigned char opt, bool enable, std::string& reply)
     }
 }
 
+void telnet_session::ask_him(unsigned char opt, bool enable, std::string& reply) {
+    ask(him_[opt], enable, opt, do_, dont, reply);
+}
+
 void telnet_session::ask_us(unsigned char opt, bool enable, std::string& reply) {
-    auto& s = us_[opt];
-    if (enable) {
-        switch (s) {
-        case q::no:
-            s = q::want_yes;
-            send(reply, will, opt);
-            break;
-        case q::want_no: s = q::want_no_opposite; break;
-        case q::want_yes_opposite: s = q::want_yes; break;
-        case q::yes:
-        case q::want_no_opposite:
-        case q::want_yes: break;
-        }
-    } else {
-        switch (s) {
-        case q::yes:
-            s = q::want_no;
-            send(reply, wont, opt);
-            break;
-        case q::want_yes: s = q::want_yes_opposite; break;
-        case q::want_no_opposite: s = q::want_no; break;
-        case q::no:
-        case q::want_no:
-        case q::want_yes_opposite: break;
-        }
-    }
+    ask(us_[opt], enable, opt, will, wont, reply);
 }
 
 }  // namespace sb::modem

@@ -47,6 +47,7 @@ private:
     static void on_enable(q& s, bool allowed, unsigned char opt, unsigned char yes, unsigned char no,
                           std::string& reply);
     static void on_disable(q& s, unsigned char opt, unsigned char yes, unsigned char no, std::string& reply);
+    static void ask(q& s, bool enable, unsigned char opt, unsigned char yes, unsigned char no, std::string& reply);
     void ask_him(unsigned char opt, bool enable, std::string& reply);
     void ask_us(unsigned char opt, bool enable, std::string& reply);
 

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "core/metrics.hpp"
+#include "core/notifier.hpp"
 #include "core/tcp_server.hpp"
 #include "sip/rtp.hpp"
 #include "sip/tone.hpp"
@@ -30,6 +31,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
+using core::notifier;
+
 constexpr auto frame = std::chrono::milliseconds(20);
 constexpr std::uint32_t frame_samples = 160;
 constexpr std::uint32_t rtcp_every = 250;  // packets: an SR every 5 s
@@ -37,16 +40,6 @@ constexpr std::uint32_t rtcp_every = 250;  // packets: an SR every 5 s
 // half millisecond at most, whatever the number of calls.
 constexpr auto pacing_slack = std::chrono::microseconds(500);
 constexpr std::size_t max_batch = 256;
-
-class notifier {
-public:
-    explicit notifier(asio::io_context& io) : timer_(io, asio::steady_timer::time_point::max()) {}
-    awaitable<void> wait() { (void)co_await timer_.async_wait(use_tuple); }
-    void notify() { timer_.cancel(); }
-
-private:
-    asio::steady_timer timer_;
-};
 
 struct rtp_stream {
     rtp_stream(udp::socket r, udp::socket c) : rtp(std::move(r)), rtcp(std::move(c)) {}
@@ -183,14 +176,6 @@ struct state {
     int live = 0;
 };
 
-struct live_guard {
-    explicit live_guard(state& s) : s_(s) { ++s_.live; }
-    ~live_guard() { --s_.live; }
-    live_guard(const live_guard&) = delete;
-    live_guard& operator=(const live_guard&) = delete;
-    state& s_;
-};
-
 udp::endpoint make_endpoint(const std::string& ip, std::uint16_t port) {
     boost::system::error_code ec;
     auto a = asio::ip::make_address(ip, ec);
@@ -235,7 +220,7 @@ void send_frame(state& st, rtp_stream& s) {
 // 20 ms after the previous due time, so there is no drift; after a stall
 // the missed frames are skipped (timestamps jump) rather than sent in a burst.
 awaitable<void> pacer(std::shared_ptr<state> st) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     while (!st->stopping) {
         if (st->pacing.empty()) {
             st->pacer_armed = clock::time_point::max();
@@ -288,7 +273,7 @@ void schedule_stream(state& st, rtp_stream& s) {
 // Received RTP: RFC 4733 digits, jitter, and the caller's real address
 // (symmetric RTP: we answer where its packets come from).
 awaitable<void> rtp_receiver(std::shared_ptr<state> st, std::shared_ptr<rtp_stream> s) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     std::array<std::uint8_t, 2048> buf{};
     udp::endpoint from;
     while (!st->stopping && !s->stopped) {
@@ -405,7 +390,7 @@ void send_sip(state& st, const outgoing& o) {
 }
 
 awaitable<void> engine_timer_loop(std::shared_ptr<state> st) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     while (!st->stopping) {
         auto d = st->engine.deadline();
         st->engine_armed = d ? *d : clock::time_point::max();
@@ -418,7 +403,7 @@ awaitable<void> engine_timer_loop(std::shared_ptr<state> st) {
 }
 
 awaitable<void> udp_receiver(std::shared_ptr<state> st) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     std::vector<char> buf(65536);
     udp::endpoint from;
     while (!st->stopping) {
@@ -440,7 +425,7 @@ awaitable<void> udp_receiver(std::shared_ptr<state> st) {
 }
 
 awaitable<void> tcp_writer(std::shared_ptr<state> st, std::shared_ptr<tcp_conn> c) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     while (!st->stopping && !c->closed) {
         if (c->out.empty()) {
             co_await c->ready.wait();
@@ -454,7 +439,7 @@ awaitable<void> tcp_writer(std::shared_ptr<state> st, std::shared_ptr<tcp_conn> 
 }
 
 awaitable<void> tcp_session(std::shared_ptr<state> st, std::shared_ptr<tcp_conn> c, std::uint64_t id) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     boost::system::error_code ignored;
     auto remote = c->sock.remote_endpoint(ignored);
     peer_address peer{transport::tcp, remote.address().to_string(), remote.port(), id};
@@ -494,7 +479,7 @@ awaitable<void> tcp_session(std::shared_ptr<state> st, std::shared_ptr<tcp_conn>
 }
 
 awaitable<void> tcp_acceptor(std::shared_ptr<state> st) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     while (!st->stopping && st->acceptor) {
         auto [ec, s] = co_await st->acceptor->async_accept(use_tuple);
         if (st->stopping || ec == asio::error::operation_aborted) break;
@@ -511,7 +496,7 @@ awaitable<void> tcp_acceptor(std::shared_ptr<state> st) {
 }
 
 awaitable<void> stats_logger(std::shared_ptr<state> st) {
-    live_guard lg(*st);
+    core::live_guard lg(st->live);
     if (st->cfg.stats_interval <= clock::duration::zero()) co_return;
     auto& t = st->stats_timer;
     while (!st->stopping) {
