@@ -118,6 +118,10 @@ int plugin_host::run_services(std::vector<std::unique_ptr<service>> services, co
                               boost::asio::io_context& io, metrics_registry& metrics, admin_http* http) {
     logger log("host", cfg.log_level);
     auto started = std::chrono::steady_clock::now();
+    // Before anything logs "listening": a supervisor (or a test) that sends
+    // SIGTERM as soon as it reads that line must get a graceful stop, not
+    // the default action. Asio queues a signal that comes before the wait.
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     if (http) {
         http->route("/metrics", [&metrics](const std::string&) {
             return http_reply{200, "text/plain; version=0.0.4; charset=utf-8", metrics.render()};
@@ -130,7 +134,6 @@ int plugin_host::run_services(std::vector<std::unique_ptr<service>> services, co
     }
     for (auto& s : services) s->start();
 
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     boost::asio::steady_timer last_call(io);
     bool stopping = false;
     std::chrono::steady_clock::time_point give_up_at{};
