@@ -25,7 +25,7 @@
 #include "modem/dial_translation.hpp"
 #include "modem/modem_machine.hpp"
 #include "modem/pty.hpp"
-#include "modem/telnet.hpp"
+#include "core/telnet.hpp"
 
 namespace sb::modem {
 
@@ -39,6 +39,7 @@ constexpr auto use_tuple = asio::as_tuple(use_awaitable);
 namespace {
 
 using core::notifier;
+using core::telnet_session;
 
 constexpr std::size_t io_chunk = 64 * 1024;
 // Remote bytes waiting for a slow terminal: past this the remote is not read

@@ -10,9 +10,9 @@
 #include <string_view>
 
 #include "fuzz_driver.hpp"
-#include "modem/telnet.hpp"
+#include "core/telnet.hpp"
 
-using sb::modem::telnet_session;
+using sb::core::telnet_session;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;

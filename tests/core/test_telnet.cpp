@@ -3,10 +3,10 @@
 #include <initializer_list>
 #include <string>
 
-#include "modem/telnet.hpp"
+#include "core/telnet.hpp"
 
-using sb::modem::telnet_session;
-namespace tb = sb::modem::telnet_byte;
+using sb::core::telnet_session;
+namespace tb = sb::core::telnet_byte;
 using q = telnet_session::q;
 
 namespace {
@@ -77,7 +77,7 @@ telnet_session started() {
 
 TEST_CASE("start asks for binary, SGA and the remote's echo") {
     telnet_session s;
-    CHECK(s.start() == bytes({iac, will, binary, iac, do_, binary, iac, will, sga, iac, do_, sga, iac, do_, echo}));
+    CHECK(s.start() == bytes({iac, will, binary, iac, do_, binary, iac, do_, echo, iac, will, sga, iac, do_, sga}));
     CHECK(s.us(binary) == q::want_yes);
     CHECK(s.him(binary) == q::want_yes);
     CHECK(s.us(sga) == q::want_yes);
@@ -329,4 +329,22 @@ TEST_CASE("looks_like_telnet") {
     CHECK_FALSE(telnet_session::looks_like_telnet(bytes({iac, 239})));
     CHECK_FALSE(telnet_session::looks_like_telnet(bytes({iac, 'A'})));
     CHECK_FALSE(telnet_session::looks_like_telnet("CONNECT"));
+}
+
+TEST_CASE("an echoing server offers its echo and refuses the remote's") {
+    telnet_session s(sb::core::telnet_policy::echoing_server());
+    CHECK(s.start() == bytes({iac, will, binary, iac, do_, binary, iac, will, echo, iac, will, sga, iac, do_, sga}));
+    CHECK(s.us(echo) == q::want_yes);
+    CHECK(s.him(echo) == q::no);
+    // A client agreeing to everything, and offering its own echo on top.
+    const auto in = bytes({iac, do_, binary, iac, will, binary, iac, do_, echo, iac, do_, sga, iac, will, sga, iac,
+                           will, echo});
+    check_every_split(s, in, {"", bytes({iac, dont, echo})});
+    CHECK(decode(s, in) == decoded{"", bytes({iac, dont, echo})});
+    CHECK(s.us(echo) == q::yes);
+    CHECK(s.him(echo) == q::no);
+    CHECK(s.him(sga) == q::yes);
+    // A client that later asks us to stop echoing is obeyed, once.
+    CHECK(decode(s, bytes({iac, dont, echo, iac, dont, echo})) == decoded{"", bytes({iac, wont, echo})});
+    CHECK(s.us(echo) == q::no);
 }

@@ -1,20 +1,21 @@
-#include "modem/telnet.hpp"
+#include "core/telnet.hpp"
 
 #include <cstring>
 
-namespace sb::modem {
+namespace sb::core {
 
 using namespace telnet_byte;
 
 namespace {
 
-// The remote may turn these on at its end: a binary-clean line, no GA
-// between lines, and its echo (the BBS echoes, the modem user does not).
-bool him_may_enable(unsigned char opt) { return opt == opt_binary || opt == opt_sga || opt == opt_echo; }
+bool listed(std::string_view options, unsigned char opt) {
+    return options.find(static_cast<char>(opt)) != std::string_view::npos;
+}
 
-// Our end never echoes: the terminal behind the modem does its own local
-// echo as a real line would, so DO ECHO is refused.
-bool we_may_enable(unsigned char opt) { return opt == opt_binary || opt == opt_sga; }
+// Option bytes as string literals: "\x00" needs the explicit length.
+constexpr char binary_sga[] = {static_cast<char>(opt_binary), static_cast<char>(opt_sga)};
+constexpr char binary_echo_sga[] = {static_cast<char>(opt_binary), static_cast<char>(opt_echo),
+                                    static_cast<char>(opt_sga)};
 
 void send(std::string& out, unsigned char verb, unsigned char opt) {
     out += static_cast<char>(iac);
@@ -24,13 +25,23 @@ void send(std::string& out, unsigned char verb, unsigned char opt) {
 
 }  // namespace
 
+// The remote's echo is what a terminal line wants (the host echoes, the
+// terminal does not); a Minitel shows only what the host sends back, so a
+// gateway for it echoes and refuses DO ECHO's mirror image.
+telnet_policy telnet_policy::client() {
+    return {std::string_view(binary_sga, sizeof binary_sga), std::string_view(binary_echo_sga, sizeof binary_echo_sga)};
+}
+
+telnet_policy telnet_policy::echoing_server() {
+    return {std::string_view(binary_echo_sga, sizeof binary_echo_sga), std::string_view(binary_sga, sizeof binary_sga)};
+}
+
 std::string telnet_session::start() {
     std::string out;
-    ask_us(opt_binary, true, out);
-    ask_him(opt_binary, true, out);
-    ask_us(opt_sga, true, out);
-    ask_him(opt_sga, true, out);
-    ask_him(opt_echo, true, out);
+    for (unsigned opt = 0; opt < 256; ++opt) {
+        if (listed(policy_.us, static_cast<unsigned char>(opt))) ask_us(static_cast<unsigned char>(opt), true, out);
+        if (listed(policy_.him, static_cast<unsigned char>(opt))) ask_him(static_cast<unsigned char>(opt), true, out);
+    }
     return out;
 }
 
@@ -62,9 +73,9 @@ void telnet_session::decode(std::string_view in, std::string& data, std::string&
             default: state_ = st::data; break;
             }
             break;
-        case st::will: on_enable(him_[c], him_may_enable(c), c, do_, dont, reply); state_ = st::data; break;
+        case st::will: on_enable(him_[c], listed(policy_.him, c), c, do_, dont, reply); state_ = st::data; break;
         case st::wont: on_disable(him_[c], c, do_, dont, reply); state_ = st::data; break;
-        case st::do_: on_enable(us_[c], we_may_enable(c), c, will, wont, reply); state_ = st::data; break;
+        case st::do_: on_enable(us_[c], listed(policy_.us, c), c, will, wont, reply); state_ = st::data; break;
         case st::dont: on_disable(us_[c], c, will, wont, reply); state_ = st::data; break;
         case st::sb:
             if (c == iac) state_ = st::sb_iac;
@@ -188,4 +199,4 @@ void telnet_session::ask_us(unsigned char opt, bool enable, std::string& reply) 
     ask(us_[opt], enable, opt, will, wont, reply);
 }
 
-}  // namespace sb::modem
+}  // namespace sb::core

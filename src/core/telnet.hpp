@@ -1,27 +1,43 @@
 #pragma once
-// Telnet for modem calls, sans-I/O: RFC 854 command parsing with 0xFF
-// escaping, and RFC 1143 "Q method" option negotiation so two ends never
-// loop. We want BINARY (0) both ways, SUPPRESS-GO-AHEAD (3) both ways and
-// the remote to ECHO (1); everything else is refused. Subnegotiations are
-// skipped, bounded in size.
+// Telnet, sans-I/O: RFC 854 command parsing with 0xFF escaping, and
+// RFC 1143 "Q method" option negotiation so two ends never loop. Which
+// options each end may enable is a policy: a modem line (a client) wants
+// BINARY and SUPPRESS-GO-AHEAD both ways and the remote to ECHO; a Minitel
+// gateway (a server) echoes itself. Everything else is refused.
+// Subnegotiations are skipped, bounded in size.
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace sb::modem {
+namespace sb::core {
 
 namespace telnet_byte {
 constexpr unsigned char iac = 255, dont = 254, do_ = 253, wont = 252, will = 251, sb = 250, se = 240;
 constexpr unsigned char opt_binary = 0, opt_echo = 1, opt_sga = 3;
 }  // namespace telnet_byte
 
+// The options we enable at our end (WILL) and those we want the remote to
+// enable (DO), as strings of option bytes: start() asks for all of them,
+// and the remote may turn on nothing else.
+struct telnet_policy {
+    std::string_view us;
+    std::string_view him;
+
+    // A terminal line calling a host: binary, no go-ahead, the host echoes.
+    static telnet_policy client();
+    // A host for terminals that do no local echo (a Minitel): we echo.
+    static telnet_policy echoing_server();
+};
+
 class telnet_session {
 public:
-    // What we send first when telnet is on from the start: WILL/DO BINARY,
-    // WILL/DO SGA, DO ECHO, recorded as pending so the answers are not
-    // answered again.
+    explicit telnet_session(telnet_policy policy = telnet_policy::client()) : policy_(policy) {}
+
+    // What we send first when telnet is on from the start: the policy's
+    // WILLs and DOs by option number, recorded as pending so the answers
+    // are not answered again.
     std::string start();
 
     // Bytes from the remote: application data is appended to data, our
@@ -51,10 +67,11 @@ private:
     void ask_him(unsigned char opt, bool enable, std::string& reply);
     void ask_us(unsigned char opt, bool enable, std::string& reply);
 
+    telnet_policy policy_;
     st state_ = st::data;
     std::size_t sb_len_ = 0;
     std::array<q, 256> us_{};
     std::array<q, 256> him_{};
 };
 
-}  // namespace sb::modem
+}  // namespace sb::core
