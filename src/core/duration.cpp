@@ -32,7 +32,7 @@ duration parse_duration(std::string_view text) {
         else if (unit == "us") scale = 1e3;
         else if (unit == "ms") scale = 1e6;
         else if (unit == "s") scale = 1e9;
-        else if (unit == "m") scale = 60e9;
+        else if (unit == "m" || unit == "min") scale = 60e9;
         else if (unit == "h") scale = 3600e9;
         else throw bad();
         bare = false;

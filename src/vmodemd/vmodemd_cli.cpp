@@ -7,6 +7,7 @@
 #include "modem/modem_service.hpp"
 #include "mux/mux_service.hpp"
 #include "sip/sip_service.hpp"
+#include "websocket/minitel_service.hpp"
 
 namespace sb::vmodemd {
 
@@ -78,6 +79,7 @@ int vmodemd_main(int argc, char** argv) {
         plugins.add(mux::make_mux_plugin());
         plugins.add(modem::make_modem_plugin(vm));
         plugins.add(sip::make_sip_plugin());
+        plugins.add(ws::make_minitel_plugin());
         if (vm["check"].as<bool>()) {
             plugins.validate(sections);
             std::cout << "configuration ok\n";

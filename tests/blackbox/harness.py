@@ -691,3 +691,13 @@ if __name__ == "__main__":
         _peer_main(sys.argv[2:])
     else:
         sys.exit("usage: harness.py peer KIND --port N [--option value]...")
+
+
+def config_text(sections):
+    """An INI file from {"section": {"key": value}}, in order."""
+    out = []
+    for name, keys in sections.items():
+        out.append(f"[{name}]")
+        out += [f"{k} = {v}" for k, v in keys.items()]
+        out.append("")
+    return "\n".join(out)

@@ -433,15 +433,6 @@ class SipDaemon:
         return m[key]
 
 
-def config_text(sections):
-    out = []
-    for name, keys in sections.items():
-        out.append(f"[{name}]")
-        out += [f"{k} = {v}" for k, v in keys.items()]
-        out.append("")
-    return "\n".join(out)
-
-
 # --------------------------------------------------------------------------
 # SIPp
 # --------------------------------------------------------------------------
@@ -975,7 +966,7 @@ class SipTestCase(h.BlackboxTestCase):
         }
         path = os.path.join(h.tmpdir(), f"{self.id().rsplit('.', 1)[-1]}-{time.monotonic_ns()}.ini")
         with open(path, "w") as f:
-            f.write(config_text(sections))
+            f.write(h.config_text(sections))
         p = self._track(h.Process("vmodemd", [vmodemd_path(), "--config", path]))
         d = SipDaemon(p, sip_port, http_port, rtp, sections)
         if wait:

@@ -28,7 +28,7 @@
 
 #include "modem/attach.hpp"
 #include "modem/pty.hpp"
-#include "temp_dir.hpp"
+#include "../temp_dir.hpp"
 
 using namespace std::chrono_literals;
 using sb::modem::apply_line_settings;

@@ -19,7 +19,7 @@
 #include <system_error>
 
 #include "modem/pty.hpp"
-#include "temp_dir.hpp"
+#include "../temp_dir.hpp"
 
 using sb::modem::pty;
 

@@ -3,13 +3,15 @@
 #include <cstdlib>
 #include <doctest/doctest.h>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <string_view>
 
 namespace sb::test {
 
 class temp_dir {
 public:
-    explicit temp_dir(const char* prefix = "sb_modem_test") {
+    explicit temp_dir(const char* prefix = "sb_test") {
         std::string tmpl = std::string("/tmp/") + prefix + "_XXXXXX";
         REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
         path_ = tmpl;
@@ -22,6 +24,10 @@ public:
     temp_dir& operator=(const temp_dir&) = delete;
     std::string operator/(const std::string& name) const { return path_ + "/" + name; }
     const std::string& path() const { return path_; }
+    void write(const std::string& name, std::string_view data) const {
+        std::ofstream f(path_ + "/" + name, std::ios::binary | std::ios::trunc);
+        f.write(data.data(), static_cast<std::streamsize>(data.size()));
+    }
 
 private:
     std::string path_;
