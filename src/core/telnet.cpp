@@ -38,10 +38,15 @@ telnet_policy telnet_policy::echoing_server() {
 
 std::string telnet_session::start() {
     std::string out;
-    for (unsigned opt = 0; opt < 256; ++opt) {
-        if (listed(policy_.us, static_cast<unsigned char>(opt))) ask_us(static_cast<unsigned char>(opt), true, out);
-        if (listed(policy_.him, static_cast<unsigned char>(opt))) ask_him(static_cast<unsigned char>(opt), true, out);
+    // Option by option in the policy's order, WILL before DO; then the
+    // options we only ask of the remote.
+    for (char c : policy_.us) {
+        const auto opt = static_cast<unsigned char>(c);
+        ask_us(opt, true, out);
+        if (listed(policy_.him, opt)) ask_him(opt, true, out);
     }
+    for (char c : policy_.him)
+        if (!listed(policy_.us, static_cast<unsigned char>(c))) ask_him(static_cast<unsigned char>(c), true, out);
     return out;
 }
 

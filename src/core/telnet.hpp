@@ -36,8 +36,8 @@ public:
     explicit telnet_session(telnet_policy policy = telnet_policy::client()) : policy_(policy) {}
 
     // What we send first when telnet is on from the start: the policy's
-    // WILLs and DOs by option number, recorded as pending so the answers
-    // are not answered again.
+    // WILLs and DOs, recorded as pending so the answers are not answered
+    // again.
     std::string start();
 
     // Bytes from the remote: application data is appended to data, our

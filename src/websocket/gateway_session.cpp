@@ -164,9 +164,15 @@ void gateway_session::back_to_default(std::string_view why, clock::time_point no
 }
 
 void gateway_session::on_service_connected(clock::time_point, session_actions& a) {
-    if (state_ == state::default_connecting) state_ = state::default_up;
-    else if (state_ == state::redirect_connecting) state_ = state::redirect_up;
-    else return;
+    if (state_ == state::default_connecting) {
+        state_ = state::default_up;
+    } else if (state_ == state::redirect_connecting) {
+        state_ = state::redirect_up;
+        // "Connexion a ..." goes: a server's FF does not clear row 0.
+        status_line("", a);
+    } else {
+        return;
+    }
     a.to_service += pending_;
     pending_.clear();
 }
@@ -243,8 +249,14 @@ void gateway_session::reload(std::shared_ptr<const page_tree> tree) {
 }
 
 // Row 0 is the Minitel's status line: the message goes there and the
-// cursor comes back where it was (US row 0 col 1, text, LF returns).
+// cursor comes back where it was (US row 0 col 1, text, CAN clears the rest
+// of the row, LF returns). On the local service the page server writes it,
+// so that its next page clears it.
 void gateway_session::status_line(std::string_view text, session_actions& a) {
+    if (state_ == state::local) {
+        local_->message(text.substr(0, 39), a.to_user);
+        return;
+    }
     a.to_user += vtx::us;
     a.to_user += '\x40';
     a.to_user += '\x41';

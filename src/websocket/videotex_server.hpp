@@ -51,6 +51,9 @@ public:
     outcome on_key(key k, std::string& out);
     // The current page's; the I/O side restarts it after each key or data.
     std::optional<std::chrono::milliseconds> timeout() const;
+    // A message on row 0 (the status line) from the gateway, cleared by the
+    // next page drawn like the server's own messages.
+    void message(std::string_view text, std::string& out) { status(text, out); }
     void on_timeout(std::string& out);
     // Hot reload. The screen is left as it is: the current page (if it still
     // exists) shows its new content at its next draw; if it is gone, the next

@@ -16,7 +16,9 @@ videotex servers in child processes (videotex_peer.py). This module holds:
 - ws_text / ws_bytes: the byte <-> character mapping of the gateway;
 - TelnetClient: a Telnet user with an option-negotiation reader;
 - TcpService: a threaded TCP server with a bounded number of connections
-  that records what each connection received;
+  that records what each connection received (mode "telnet": a Telnet
+  videotex server that negotiates, sends a page and echoes);
+- TelnetDecoder: the Telnet command parser of the server side;
 - Minitel keys (ENVOI, SOMMAIRE, CONNEXION_FIN, ...).
 
 python3-websockets (10.x, asyncio API) is used by the tests where a real
@@ -26,12 +28,15 @@ Only the standard library and Debian's python3-* packages; run with
 """
 import base64
 import hashlib
+import http.client
 import json
 import os
 import random
 import re
+import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -651,6 +656,53 @@ class TelnetClient:
             pass
 
 
+class TelnetDecoder:
+    """Server-side Telnet parser: feed(raw) splits what the gateway sent into
+    data (.data, IAC IAC unescaped) and commands (.commands: (verb, option)
+    in arrival order); sub-negotiations are skipped, other IAC commands kept
+    in .others."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.commands = []
+        self.others = []
+        self._state = "data"
+        self._verb = None
+
+    def feed(self, chunk):
+        """Returns the commands completed by this chunk."""
+        new = []
+        for b in chunk:
+            st = self._state
+            if st == "data":
+                if b == IAC:
+                    self._state = "iac"
+                else:
+                    self.data.append(b)
+            elif st == "iac":
+                if b == IAC:
+                    self.data.append(IAC)
+                    self._state = "data"
+                elif b in (DO, DONT, WILL, WONT):
+                    self._verb = b
+                    self._state = "opt"
+                elif b == SB:
+                    self._state = "sb"
+                else:
+                    self.others.append(b)
+                    self._state = "data"
+            elif st == "opt":
+                new.append((VERB[self._verb], b))
+                self._state = "data"
+            elif st == "sb":
+                if b == IAC:
+                    self._state = "sb_iac"
+            elif st == "sb_iac":
+                self._state = "data" if b == SE else "sb"
+        self.commands += new
+        return new
+
+
 # --------------------------------------------------------------------------
 # TCP services behind the gateway (in this process)
 # --------------------------------------------------------------------------
@@ -668,6 +720,7 @@ class ServiceConn:
         self.ended = threading.Event()
         self.ended_at = None
         self.lock = threading.Lock()
+        self.telnet = None  # TelnetDecoder of what arrived (mode "telnet")
 
     def send(self, data):
         self.sock.sendall(data)
@@ -686,11 +739,23 @@ class TcpService:
       greet           sends `greeting` once, then echoes
       close_on        echoes; closes the connection after its input holds `marker`
       enqrom          sends ESC 9 { once, records the input, never answers
+      telnet          a Telnet videotex server: at connect sends `offers`
+                      (IAC DO/WILL BINARY and SGA, IAC DO TTYPE by default),
+                      then `greeting` (0xFF doubled); answers a request it did
+                      not make itself once (yes to BINARY, SGA and ECHO, no to
+                      the rest) and nothing else, so it never loops; echoes
+                      data (0xFF doubled). conn.telnet is its TelnetDecoder
 
     .conns lists every connection so far (ServiceConn)."""
 
-    def __init__(self, mode="echo", max_connections=64, limit=256 << 20, greeting=b"", marker=b"QUIT"):
+    TELNET_OFFERS = bytes([IAC, DO, OPT_BINARY, IAC, WILL, OPT_BINARY, IAC, DO, OPT_SGA, IAC, WILL, OPT_SGA,
+                           IAC, DO, 24])
+    TELNET_ACCEPTS = (OPT_BINARY, OPT_ECHO, OPT_SGA)
+
+    def __init__(self, mode="echo", max_connections=64, limit=256 << 20, greeting=b"", marker=b"QUIT",
+                 offers=None):
         self.mode, self.max_connections = mode, max_connections
+        self.offers = self.TELNET_OFFERS if offers is None else offers
         self.limit, self.greeting, self.marker = limit, greeting, marker
         self.conns = []
         self.refused = 0
@@ -784,6 +849,46 @@ class TcpService:
                 conn.sock.shutdown(socket.SHUT_RDWR)
                 return
 
+    def _telnet(self, conn):
+        dec = conn.telnet = TelnetDecoder()
+        # Our own requests, pending until answered (WILL/WONT answer a DO,
+        # DO/DONT a WILL): their answers are not answered again.
+        offers = TelnetDecoder()
+        offers.feed(self.offers)
+        pending = set(offers.commands)
+        answered = set()
+        conn.send(self.offers)
+        if self.greeting:
+            conn.send(self.greeting.replace(b"\xff", b"\xff\xff"))
+        code = {"DO": DO, "DONT": DONT, "WILL": WILL, "WONT": WONT}
+        asked_by = {"WILL": "DO", "WONT": "DO", "DO": "WILL", "DONT": "WILL"}
+        while True:
+            before = len(dec.data)
+            chunk = self._recv(conn)
+            if chunk is None:
+                continue
+            if not chunk:
+                return
+            with conn.lock:
+                new = dec.feed(chunk)
+                echo = bytes(dec.data[before:])
+            reply = bytearray()
+            for verb, opt in new:
+                if (asked_by[verb], opt) in pending:
+                    pending.discard((asked_by[verb], opt))
+                    continue
+                if (verb, opt) in answered:
+                    continue
+                answered.add((verb, opt))
+                yes = opt in self.TELNET_ACCEPTS and verb in ("DO", "WILL")
+                answer = {"DO": "WILL" if yes else "WONT", "WILL": "DO" if yes else "DONT",
+                          "DONT": "WONT", "WONT": "DONT"}[verb]
+                reply += bytes([IAC, code[answer], opt])
+            if reply:
+                conn.send(bytes(reply))
+            if echo:
+                conn.send(echo.replace(b"\xff", b"\xff\xff"))
+
     def _enqrom(self, conn):
         conn.send(ENQROM)
         while self._recv(conn) != b"":
@@ -869,6 +974,41 @@ class MinitelDaemon:
     def __init__(self, proc, ws_port, telnet_port, config, directory):
         self.proc, self.ws_port, self.telnet_port = proc, ws_port, telnet_port
         self.config, self.directory = config, directory
+        self.stopped_by_test = False  # a test that stops it: no "died during the test"
+        http_listen = config.get("host", {}).get("http")
+        self.http_port = int(str(http_listen).rsplit(":", 1)[1]) if http_listen else None
+
+    def http_get(self, path, timeout=3.0):
+        c = http.client.HTTPConnection(HOST, self.http_port, timeout=timeout)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            return r.status, r.read().decode("utf-8", "replace")
+        finally:
+            c.close()
+
+    def metrics(self):
+        """{'name{labels}': value} from /metrics ([host] http must be set)."""
+        status, body = self.http_get("/metrics")
+        if status != 200:
+            raise AssertionError(f"/metrics answered {status}: {body[:200]}")
+        out = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                out[key] = float(value)
+        return out
+
+    def metric(self, name, labels='plugin="minitel"'):
+        m = self.metrics()
+        key = f"{name}{{{labels}}}" if labels else name
+        if key not in m:
+            known = sorted(k for k in m if k.startswith("minitel"))
+            raise AssertionError(f"metric {key} not in /metrics; minitel ones: {known}")
+        return m[key]
+
+    def wait_log(self, text, timeout=3.0):
+        h.wait_until(lambda: text in self.log(), timeout, what=f"log line with {text!r}")
 
     def log(self):
         return self.proc.stderr_text() + self.proc.stdout_text()
@@ -930,7 +1070,7 @@ class MinitelTestCase(h.BlackboxTestCase):
         return d
 
     def _check_survived(self, d):
-        if not d.proc.alive():
+        if not d.proc.alive() and not d.stopped_by_test:
             rc = d.proc.returncode
             how = f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
             raise AssertionError(f"vmodemd died during the test ({how})")
@@ -959,6 +1099,23 @@ class MinitelTestCase(h.BlackboxTestCase):
         s = TcpService(mode, **kw)
         self.addCleanup(s.stop)
         return s
+
+    def terminate(self, d, sig=None):
+        """Sends SIGTERM (or sig) to the daemon as an operator would; the test
+        then checks how it ends (wait_exit)."""
+        self.assertTrue(d.alive(), f"vmodemd died before it was stopped (exit {d.proc.returncode})")
+        d.stopped_by_test = True
+        d.proc.send_signal(sig or signal.SIGTERM)
+        d.term_sent_at = time.monotonic()
+
+    def wait_exit(self, d, timeout):
+        """The exit code within timeout of terminate(), else AssertionError."""
+        left = d.term_sent_at + timeout - time.monotonic()
+        try:
+            d.proc.proc.wait(max(0.01, left))
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"vmodemd still running {timeout}s after the signal") from None
+        return d.proc.returncode
 
     def start_peer(self, *args, port=None):
         """videotex_peer.py on a free port; .port and .url set, .events()

@@ -26,7 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 import minitel_harness as mh  # noqa: E402
 from minitel_harness import (CONNEXION_FIN, ENQROM, ENQROM_ANSWER, ENVOI, FF, IAC, NOP, OPT_BINARY,  # noqa: E402
-                             OPT_ECHO, OPT_SGA, SB, SE, SEP_Y, SOMMAIRE, SUITE, WsRejected, ws_text)
+                             OPT_ECHO, OPT_SGA, REPETITION, SB, SE, SEP_Y, SOMMAIRE, SUITE, WsRejected,
+                             ws_text)
 
 ALL_BYTES = bytes(range(256))
 NODE = shutil.which("node") or shutil.which("nodejs")
@@ -309,6 +310,75 @@ class LocalService(mh.MinitelTestCase):
         t.wait_closed(3.0)
 
 
+    def test_pages_hot_reload(self):
+        """A copy of conf/minitel with reload_check = 200ms: a rewritten page
+        shows in new sessions (and after Repetition in open ones); a broken
+        service.ini is named with its line in the log and changes nothing."""
+        tree = os.path.join(h.tmpdir(), f"pages-{time.monotonic_ns()}")
+        shutil.copytree(os.path.dirname(mh.PAGES), tree)
+        ini = os.path.join(tree, "service.ini")
+        d = self.start_minitel({"pages": ini, "reload_check": "200ms"}, telnet=False)
+        old = self.ws(d)
+        old.read_until(b"SWITCHBOARD", 3.0)
+        old.take()
+        # Bytes 0x20-0x7E and C0/C1 videotex controls only: the tree refuses bytes above 0x7F.
+        page = (b"\x1fAA\x1bFPAGE RECHARGEE A CHAUD\x1fMC\x1bBCode :\x1fMJ...................."
+                b"\x1fXC\x1b] Connexion/Fin \x1b\\ pour terminer")
+        with open(os.path.join(tree, "welcome.vdt"), "wb") as f:
+            f.write(page)
+        t0 = time.monotonic()
+        d.wait_log("pages reloaded", 2.0)
+        fresh = self.ws(d)
+        data = fresh.read_until(b"PAGE RECHARGEE", 2.0)
+        self.assertNotIn(b"SWITCHBOARD", data, "a new session gets the new page only")
+        self.assertLess(time.monotonic() - t0, 2.0, "the new page within ~2 s of the change")
+        old.send_bytes_as_text(REPETITION)
+        data = old.read_until(b"PAGE RECHARGEE", 2.0)
+        self.assertIn(FF, data, "Repetition draws the page again from FF")
+        self.assertNotIn(b"SWITCHBOARD", data)
+        self.assertLess(time.monotonic() - t0, 2.5)
+        fresh.close()
+        # A broken service.ini: an unknown key in [page welcome].
+        with open(ini) as f:
+            lines = f.read().split("\n")
+        at = lines.index("[page welcome]") + 1
+        lines.insert(at, "sufite = menu")
+        with open(ini, "w") as f:
+            f.write("\n".join(lines))
+        d.wait_log("pages not reloaded", 2.0)
+        failure = [l for l in d.log().splitlines() if "pages not reloaded" in l]
+        self.assertIn(f"{ini}:{at + 1}", failure[0], f"the error names the file and line {at + 1}: {failure}")
+        self.assertIn("sufite", failure[0], "the error names the key")
+        fresh = self.ws(d)
+        data = fresh.read_until(b"PAGE RECHARGEE", 2.0)
+        self.assertNotIn(b"SWITCHBOARD", data, "new sessions get the last good pages")
+        old.take()
+        old.send_bytes_as_text(REPETITION)
+        old.read_until(b"PAGE RECHARGEE", 2.0)
+        time.sleep(0.5)  # two more checks: a bad tree is not loaded (nor logged) again until it changes
+        self.assertEqual(d.log().count("pages not reloaded"), 1, "the failure is logged once")
+        self.assertEqual(d.log().count("pages reloaded"), 1, "no reload of the unchanged broken tree")
+
+    def test_directory_page_lists_codes(self):
+        """welcome -> Sommaire (menu) -> 2 Envoi: the directory page lists every code."""
+        entries = [{"name": "3615 ALPHA", "address": "tcp://127.0.0.1:9", "ping": "false", "subprotocol": "",
+                    "description": "Premier service"},
+                   {"name": "3615 BETA", "address": "ws://127.0.0.1:9/", "ping": "false", "subprotocol": ""}]
+        d = self.start_minitel({"default_service": "local"}, directory=entries, telnet=False)
+        c = self.ws(d)
+        c.read_until(b"SWITCHBOARD", 3.0)
+        c.take()
+        c.send_bytes_as_text(SOMMAIRE)
+        c.read_until(lambda d: b"SOMMAIRE" in d and b"Actualites" in d, 3.0, what="the menu after Sommaire")
+        c.take()
+        c.send_bytes_as_text(b"2" + ENVOI)
+        data = c.read_until(lambda d: b"ALPHA" in d and b"BETA" in d, 3.0, what="both codes on the directory page")
+        self.assertIn(FF, data, "the directory page starts with FF")
+        page = data[data.rfind(FF):]  # (before it: the echo of the typed 2)
+        for text in (b"ANNUAIRE", b"ALPHA", b"BETA", b"Premier service"):
+            self.assertIn(text, page, f"{text} on the directory page: {mh.show(page, 600)}")
+
+
 class Directory(mh.MinitelTestCase):
     """Codes typed on the default service bridge the user to a directory entry."""
 
@@ -455,6 +525,77 @@ class Directory(mh.MinitelTestCase):
         self.assertEqual(c.wait_closed(3.0), 1000)
 
 
+    def test_telnet_entry(self):
+        """telnet:// entry: the gateway is a Telnet client toward a videotex
+        server that negotiates BINARY and SGA (and asks for TTYPE)."""
+        svc = self.service("telnet", greeting=b"\x0cTELNET PAGE\x1fAA")
+        entries = [{"name": "3615 TELNET", "address": f"telnet://{mh.HOST}:{svc.port}", "ping": "false",
+                    "subprotocol": ""}]
+        d = self.start_minitel({"default_service": "local"}, directory=entries, telnet=False)
+        c = self.ws(d)
+        c.read_until(b"SWITCHBOARD", 3.0)
+        c.take()
+        c.send_bytes_as_text(b"TELNET" + ENVOI)
+        c.read_until(b"\x0cTELNET PAGE", 3.0)
+        conn = svc.wait_connections(1)
+        c.quiet(0.4)  # negotiation settles
+        cmds = list(conn.telnet.commands)
+        for want in (("WILL", OPT_BINARY), ("DO", OPT_BINARY), ("WILL", OPT_SGA), ("DO", OPT_SGA)):
+            self.assertIn(want, cmds, f"the gateway agrees to {want}: {cmds}")
+        self.assertIn(("WONT", 24), cmds, f"DO TTYPE refused: {cmds}")
+        self.assertNotIn(("WILL", 24), cmds)
+        dup = {x for x in cmds if cmds.count(x) > 1}
+        self.assertFalse(dup, f"each command at most once (no negotiation loop): {cmds}")
+        # Asking again for what is on already gets no answer (RFC 1143).
+        conn.send(bytes([IAC, mh.DO, OPT_BINARY, IAC, mh.WILL, OPT_SGA, IAC, mh.DO, 24]))
+        time.sleep(0.4)
+        self.assertEqual(conn.telnet.commands[len(cmds):], [("WONT", 24)],
+                         "repeated requests: no answer for enabled options, one refusal for TTYPE")
+        self.assertNotIn(bytes([IAC]), bytes(c.data), f"no Telnet commands reach the user: {mh.show(c.data)}")
+        # Data both ways, 0xFF doubled on the Telnet wire only.
+        c.take()
+        start = len(conn.received)
+        c.send_bytes_as_text(b"a\xffb\xff\xffc")
+        c.read_until(b"a\xffb\xff\xffc", 2.0)
+        h.wait_until(lambda: len(conn.received) - start >= 9, 2.0, what="the typed bytes at the server")
+        self.assertEqual(bytes(conn.received[start:]), b"a\xff\xffb\xff\xff\xff\xffc",
+                         "0xFF doubled on the wire toward the Telnet server")
+        self.assertTrue(bytes(conn.telnet.data).endswith(b"a\xffb\xff\xffc"), "the server decodes the bytes")
+        self.assertNotIn(b"\x13A", bytes(conn.telnet.data), "the Envoi of the code is not forwarded")
+        c.take()
+        c.send_bytes_as_text(CONNEXION_FIN)
+        self.expect_local_welcome(c, "Connexion/Fin")
+        h.wait_until(conn.ended.is_set, 3.0, what="the gateway closed the Telnet connection")
+
+    def test_unreachable_entry(self):
+        """tcp:// entry where nothing listens: back on the local page with
+        "Service indisponible" on row 0, and the session goes on."""
+        port = h.free_port()
+        entries = [{"name": "3615 DOWN", "address": f"tcp://{mh.HOST}:{port}", "ping": "false", "subprotocol": ""}]
+        d = self.start_minitel({"default_service": "local", "connect_timeout": "1s"}, directory=entries,
+                               telnet=False)
+        c = self.ws(d)
+        c.read_until(b"SWITCHBOARD", 3.0)
+        c.take()
+        t0 = time.monotonic()
+        c.send_bytes_as_text(b"DOWN" + ENVOI)
+        data = c.read_until(b"Service indisponible", 1.5)
+        self.assertLess(time.monotonic() - t0, 1.5, "the failure shows within connect_timeout")
+        i = data.rfind(b"Service indisponible")
+        self.assertEqual(data[i - 3:i], b"\x1f\x40\x41", f"the message is on row 0 (US 0x40 0x41): {mh.show(data)}")
+        self.assertIn(b"SWITCHBOARD", data[:i], "the local page is drawn again")
+        self.assertIn(FF, data[:i])
+        d.wait_log("cannot connect", 1.0)
+        c.quiet(0.2)
+        c.send_bytes_as_text(ENVOI)
+        menu = c.read_until(b"SOMMAIRE", 2.0)
+        # The next page clears row 0 first (a Minitel's FF leaves it as it is).
+        self.assertIn(FF + b"\x1f\x40\x41\x18", menu, f"row 0 not cleared: {mh.show(menu)}")
+        c.take()
+        c.send_bytes_as_text(CONNEXION_FIN)
+        self.assertEqual(c.wait_closed(3.0), 1000, "the session still works: Connexion/Fin ends it")
+
+
 class Config(mh.MinitelTestCase):
 
     def test_spec_example_values(self):
@@ -514,6 +655,64 @@ class Lifecycle(mh.MinitelTestCase):
         errors = [r for r in results if r is not True]
         self.assertFalse(errors, f"{len(errors)} of 200 sessions failed: {errors[:5]}")
         self.assertGreaterEqual(len(svc.conns), 200)
+
+    def test_metrics(self):
+        svc = self.service("echo")
+        http_port = h.free_port()
+        entries = [{"name": "3615 ECHO", "address": svc.url, "ping": "false", "subprotocol": ""}]
+        d = self.start_minitel({"default_service": "local"}, host={"http": f"{mh.HOST}:{http_port}"},
+                               directory=entries, telnet=False)
+        h.wait_until(lambda: h.port_open(http_port), 5.0, what="the /metrics listener")
+        a, b = self.ws(d), self.ws(d)
+        for c in (a, b):
+            c.read_until(b"SWITCHBOARD", 3.0)
+        a.send_bytes_as_text(b"ECHO" + ENVOI)
+        svc.wait_connections(1)
+        a.send_binary(b"ping")
+        a.read_until(b"ping", 2.0)
+        a.quiet(0.2)
+        m = d.metrics()
+        ws_label = 'plugin="minitel",transport="ws"'
+        self.assertEqual(m.get('minitel_sessions{plugin="minitel"}'), 2, f"sessions open: {m}")
+        self.assertEqual(d.metric("minitel_sessions_total", ws_label), 2)
+        self.assertEqual(d.metric("minitel_sessions_total", 'plugin="minitel",transport="telnet"'), 0)
+        self.assertEqual(d.metric("minitel_redirects_total"), 1)
+        bytes_in = d.metric("minitel_user_bytes_total", 'plugin="minitel",direction="in"')
+        bytes_out = d.metric("minitel_user_bytes_total", 'plugin="minitel",direction="out"')
+        self.assertEqual(bytes_in, len(b"ECHO" + ENVOI + b"ping"), "bytes from the users")
+        self.assertGreater(bytes_out, 200, "bytes to the users (pages, echo)")
+        self.assertEqual(d.metric("minitel_rejected_total"), 0)
+        a.close()
+        b.close()
+        h.wait_until(lambda: d.metric("minitel_sessions") == 0, 2.0, what="minitel_sessions back to 0")
+        self.assertEqual(d.metric("minitel_sessions_total", ws_label), 2, "a counter does not go down")
+
+    def test_sigterm_with_open_sessions(self):
+        """SIGTERM: WebSocket users get 1001 (going away), Telnet users a
+        close, the bridged server a close; exit 0 within ~2 s."""
+        svc = self.service("echo")
+        entries = [{"name": "3615 ECHO", "address": svc.url, "ping": "false", "subprotocol": ""}]
+        d = self.start_minitel({"default_service": "local"}, directory=entries)
+        local, bridged = self.ws(d), self.ws(d)
+        local.read_until(b"SWITCHBOARD", 3.0)
+        bridged.read_until(b"SWITCHBOARD", 3.0)
+        bridged.send_bytes_as_text(b"ECHO" + ENVOI)
+        conn = svc.wait_connections(1)
+        bridged.send_binary(b"x")
+        bridged.read_until(b"x", 2.0)
+        mute = self.ws(d)  # reads nothing more: never answers the close frame
+        mute.read_until(b"SWITCHBOARD", 3.0)
+        t = self.telnet(d)
+        t.read_until(b"SWITCHBOARD", 3.0)
+        self.terminate(d)
+        for name, c in (("local", local), ("bridged", bridged)):
+            self.assertEqual(c.wait_closed(2.0), 1001, f"{name} WebSocket user: close code going away")
+            self.assertLess(time.monotonic() - d.term_sent_at, 1.0, f"{name}: the close frame comes at once")
+        t.wait_closed(2.0)
+        rc = self.wait_exit(d, 2.0)
+        self.assertEqual(rc, 0, "exit code after SIGTERM")
+        h.wait_until(conn.ended.is_set, 1.0, what="the bridged server's connection closed")
+        self.assertIn("shutting down", d.log())
 
     def test_malformed_handshakes(self):
         svc = self.service("echo")

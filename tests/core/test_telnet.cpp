@@ -77,7 +77,7 @@ telnet_session started() {
 
 TEST_CASE("start asks for binary, SGA and the remote's echo") {
     telnet_session s;
-    CHECK(s.start() == bytes({iac, will, binary, iac, do_, binary, iac, do_, echo, iac, will, sga, iac, do_, sga}));
+    CHECK(s.start() == bytes({iac, will, binary, iac, do_, binary, iac, will, sga, iac, do_, sga, iac, do_, echo}));
     CHECK(s.us(binary) == q::want_yes);
     CHECK(s.him(binary) == q::want_yes);
     CHECK(s.us(sga) == q::want_yes);

@@ -102,9 +102,11 @@ TEST_CASE_FIXTURE(fixture, "a directory code and Envoi bridge the user, typed te
     REQUIRE(a.connect);
     CHECK(a.to_user.find("Connexion a 3615 TEST") != std::string::npos);
     CHECK(a.to_service.empty());
-    // Typed while connecting: delivered once connected, nothing lost.
+    // Typed while connecting: delivered once connected, nothing lost; the
+    // "Connexion a" message leaves row 0 (a server's FF would not clear it).
     auto c = connected(g);
     CHECK(c.to_service == "ab");
+    CHECK(c.to_user == "\x1f\x40\x41\x18\x0a");
     CHECK(user(g, "xyz\x13\x42").to_service == "xyz\x13\x42");
     session_actions in;
     g.on_service("PEER PAGE", t0, in);
@@ -159,6 +161,9 @@ TEST_CASE_FIXTURE(fixture, "the server closing, or never answering, brings the u
     g.on_service_closed(true, t0, f);
     CHECK(g.current() == state::local);
     CHECK(f.to_user.find("Service indisponible") != std::string::npos);
+    // The next page clears the message from row 0 before drawing.
+    auto next = user(g, "\x13\x46");
+    CHECK(next.to_user.rfind("\x0c\x1f\x40\x41\x18\x0a", 0) == 0);
 }
 
 TEST_CASE_FIXTURE(fixture, "unknown codes stay with the local service; Connexion/Fin there ends the session") {
