@@ -183,6 +183,21 @@ void gateway_session::on_service(std::string_view bytes, clock::time_point now, 
     a.to_user += bytes;
 }
 
+void gateway_session::on_service_owned(std::string&& bytes, clock::time_point now, session_actions& a) {
+    if (!a.to_user.empty()) return on_service(std::string_view(bytes), now, a);
+    if (state_ != state::default_up && state_ != state::redirect_up) return;
+    if (opt_.enqrom != enqrom_mode::never) scan_enqrom(bytes, now, a);
+    a.to_user.swap(bytes);
+}
+
+void gateway_session::on_user_owned(std::string&& bytes, clock::time_point now, session_actions& a) {
+    const bool up = state_ == state::default_up || state_ == state::redirect_up;
+    if (!up || !a.to_service.empty() || enqrom_at_ || !scanner_.plain(bytes))
+        return on_user(std::string_view(bytes), now, a);
+    if (state_ == state::default_up) track_typed(bytes);
+    a.to_service.swap(bytes);
+}
+
 void gateway_session::scan_enqrom(std::string_view bytes, clock::time_point now, session_actions& a) {
     std::size_t i = 0;
     while (i < bytes.size()) {

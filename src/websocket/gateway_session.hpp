@@ -52,8 +52,11 @@ public:
 
     void start(clock::time_point now, session_actions& a);
     void on_user(std::string_view bytes, clock::time_point now, session_actions& a);
+    // The same, free to take the bytes over (no copy on the bulk path).
+    void on_user_owned(std::string&& bytes, clock::time_point now, session_actions& a);
     void on_service_connected(clock::time_point now, session_actions& a);
     void on_service(std::string_view bytes, clock::time_point now, session_actions& a);
+    void on_service_owned(std::string&& bytes, clock::time_point now, session_actions& a);
     // The service connection ended or could not be made.
     void on_service_closed(bool failed, clock::time_point now, session_actions& a);
 

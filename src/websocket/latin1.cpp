@@ -22,6 +22,8 @@ std::size_t ascii_run(std::string_view s) {
 
 }  // namespace
 
+bool is_ascii(std::string_view bytes) { return ascii_run(bytes) == bytes.size(); }
+
 void bytes_to_text(std::string_view bytes, std::string& utf8) {
     utf8.reserve(utf8.size() + bytes.size() + bytes.size() / 8);
     for (std::size_t i = 0; i < bytes.size();) {

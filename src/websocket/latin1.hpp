@@ -9,6 +9,9 @@
 
 namespace sb::ws {
 
+// True when every byte is below 0x80: the text form is the bytes as they are.
+bool is_ascii(std::string_view bytes);
+
 // Raw bytes to the UTF-8 of the code points U+0000-U+00FF, appended.
 void bytes_to_text(std::string_view bytes, std::string& utf8);
 

@@ -55,10 +55,15 @@ awaitable<error_code> send_message(ws_stream& ws, std::string_view raw, bool bin
         auto [ec, n] = co_await ws.async_write(asio::buffer(raw.data(), raw.size()), tuple_awaitable);
         co_return ec;
     }
-    text.clear();
-    bytes_to_text(raw, text);
+    // Videotex is 7-bit: usually the text frame is the bytes themselves.
+    std::string_view payload = raw;
+    if (!is_ascii(raw)) {
+        text.clear();
+        bytes_to_text(raw, text);
+        payload = text;
+    }
     ws.text(true);
-    auto [ec, n] = co_await ws.async_write(asio::buffer(text), tuple_awaitable);
+    auto [ec, n] = co_await ws.async_write(asio::buffer(payload.data(), payload.size()), tuple_awaitable);
     co_return ec;
 }
 

@@ -188,7 +188,7 @@ awaitable<void> leg_reader(session_ptr s, std::shared_ptr<leg> l) {
             l->control += control;
             l->wake.notify();
         }
-        if (!data.empty()) drive(s, [&](session_actions& a) { s->machine.on_service(data, clock::now(), a); });
+        if (!data.empty()) drive(s, [&](session_actions& a) { s->machine.on_service_owned(std::move(data), clock::now(), a); });
     }
 }
 
@@ -271,7 +271,7 @@ awaitable<void> user_reader(session_ptr s) {
         s->svc->bytes_in->inc(data.size());
         const auto now = clock::now();
         s->last_input = now;
-        drive(s, [&](session_actions& a) { s->machine.on_user(data, now, a); });
+        drive(s, [&](session_actions& a) { s->machine.on_user_owned(std::move(data), now, a); });
     }
 }
 

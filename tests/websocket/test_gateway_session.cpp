@@ -253,3 +253,31 @@ TEST_CASE_FIXTURE(fixture, "ENQROM: answered for a terminal that stays silent, n
     never.on_service("\x1b\x39\x7b", t0, n);
     CHECK_FALSE(never.deadline());
 }
+
+TEST_CASE_FIXTURE(fixture, "bulk bytes handed over whole take the same road as borrowed ones") {
+    auto g = remote();
+    session_actions s;
+    g.start(t0, s);
+    connected(g);
+    session_actions a;
+    g.on_user_owned(std::string(10000, 'x'), t0, a);
+    CHECK(a.to_service == std::string(10000, 'x'));
+    // With a key inside, the scanner still sees it: TEST then Envoi redirects.
+    session_actions k;
+    g.on_user_owned(std::string("\nTEST\x13\x41"), t0, k);
+    REQUIRE(k.connect);
+    CHECK(k.to_service == "\nTEST");
+    connected(g);
+    session_actions in;
+    g.on_service_owned(std::string("PAGE\x1b\x39\x7b"), t0, in);
+    CHECK(in.to_user == "PAGE\x1b\x39\x7b");
+    CHECK(g.deadline());
+    // Nothing is taken while connecting: it waits for the server.
+    auto back = user(g, "\x13\x49");
+    CHECK(g.current() == state::default_connecting);
+    session_actions early;
+    g.on_user_owned(std::string("abc"), t0, early);
+    CHECK(early.to_service.empty());
+    CHECK(g.pending() == 3);
+    CHECK(connected(g).to_service == "abc");
+}
