@@ -1,5 +1,6 @@
 #include "websocket/key_scanner.hpp"
 
+#include <array>
 #include <cstring>
 
 namespace sb::ws {
@@ -16,12 +17,35 @@ bool key_scanner::plain(std::string_view in) {
     return true;
 }
 
+// Runs are views into the piece; one that continues the previous data run
+// in memory (a SEP that was no key, then what follows) extends it, so bulk
+// input with stray SEPs stays a few events and no copies.
 void key_scanner::data(std::string_view run, std::vector<input_event>& out) {
     if (run.empty()) return;
     count_stars(run);
-    if (!out.empty() && out.back().what == input_event::kind::data) out.back().bytes.append(run);
-    else out.push_back({input_event::kind::data, std::string(run), key::envoi, false});
+    if (!out.empty() && out.back().what == input_event::kind::data &&
+        out.back().bytes.data() + out.back().bytes.size() == run.data())
+        out.back().bytes = std::string_view(out.back().bytes.data(), out.back().bytes.size() + run.size());
+    else
+        out.push_back({input_event::kind::data, run, key::envoi, false});
 }
+
+namespace {
+
+// SEP and a key byte, for a key whose two bytes came in different pieces.
+std::string_view key_bytes(unsigned char second) {
+    static const auto table = [] {
+        std::array<char, 512> t{};
+        for (unsigned b = 0; b < 256; ++b) {
+            t[2 * b] = vtx::sep;
+            t[2 * b + 1] = static_cast<char>(b);
+        }
+        return t;
+    }();
+    return {table.data() + 2 * second, 2};
+}
+
+}  // namespace
 
 void key_scanner::feed(std::string_view in, std::vector<input_event>& out) {
     std::size_t i = 0;
@@ -30,7 +54,7 @@ void key_scanner::feed(std::string_view in, std::vector<input_event>& out) {
         // Re-scan as if the SEP had come with this piece.
         const auto second = static_cast<unsigned char>(in[0]);
         if (auto k = key_from_byte(second)) {
-            out.push_back({input_event::kind::key, std::string{vtx::sep, in[0]}, *k, stars_ >= 3});
+            out.push_back({input_event::kind::key, key_bytes(second), *k, stars_ >= 3});
             stars_ = 0;
             i = 1;
         } else {
@@ -48,7 +72,7 @@ void key_scanner::feed(std::string_view in, std::vector<input_event>& out) {
         }
         const auto second = static_cast<unsigned char>(in[at + 1]);
         if (auto k = key_from_byte(second)) {
-            out.push_back({input_event::kind::key, std::string(in.substr(at, 2)), *k, stars_ >= 3});
+            out.push_back({input_event::kind::key, in.substr(at, 2), *k, stars_ >= 3});
             stars_ = 0;
             i = at + 2;
         } else {

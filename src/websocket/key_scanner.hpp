@@ -15,15 +15,17 @@ namespace sb::ws {
 
 struct input_event {
     enum class kind : unsigned char { data, key } what = kind::data;
-    std::string bytes;             // data: the bytes; key: SEP and its byte, as typed
+    // data: the bytes; key: SEP and its byte, as typed. A view into the
+    // piece given to feed() (or static storage): valid until the next feed.
+    std::string_view bytes;
     key k = key::envoi;            // for kind::key
     bool after_stars = false;      // key came right after at least three '*'
 };
 
 class key_scanner {
 public:
-    // Appends the events found in this piece. Data runs between keys are
-    // one event each; SEP followed by a byte that is not a known key stays
+    // Appends the events found in this piece (views into it). Data runs
+    // between keys are one event each; SEP followed by a byte that is not a known key stays
     // data (protocol acknowledgements such as SEP 0x54 pass through).
     void feed(std::string_view in, std::vector<input_event>& out);
 

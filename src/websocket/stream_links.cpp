@@ -114,7 +114,7 @@ protected:
     tcp::socket sock_;
     service_url url_;
     std::chrono::milliseconds timeout_;
-    std::array<char, 64 * 1024> buf_;
+    std::array<char, 256 * 1024> buf_;
 };
 
 class telnet_service final : public raw_service {

@@ -37,9 +37,10 @@ void check_every_split(std::string_view in, const std::string& expected) {
         CAPTURE(cut);
         CHECK(render(evs) == expected);
     }
+    // Byte by byte, each piece a view into the input (events are views).
     key_scanner s;
     std::vector<input_event> evs;
-    for (char c : in) s.feed(std::string_view(&c, 1), evs);
+    for (std::size_t i = 0; i < in.size(); ++i) s.feed(in.substr(i, 1), evs);
     CHECK(render(evs) == expected);
 }
 
@@ -83,11 +84,16 @@ TEST_CASE("a SEP at the end of a piece waits for the next byte") {
     CHECK_FALSE(s.holding());
 }
 
-TEST_CASE("plain text is one event") {
+TEST_CASE("text around SEPs that are no keys is one event, a view into the piece") {
     key_scanner s;
     std::vector<input_event> evs;
-    s.feed("hello", evs);
-    s.feed(" world", evs);
+    const std::string piece = "hel\x13\x54lo";
+    s.feed(piece, evs);
     REQUIRE(evs.size() == 1);
-    CHECK(evs[0].bytes == "hello world");
+    CHECK(evs[0].bytes == piece);
+    CHECK(evs[0].bytes.data() == piece.data());
+    // A new piece is a new event (views cannot span two pieces).
+    s.feed(" world", evs);
+    REQUIRE(evs.size() == 2);
+    CHECK(evs[1].bytes == " world");
 }
