@@ -69,19 +69,16 @@ struct session {
     clock::time_point started{}, last_input{};
     std::optional<clock::time_point> armed;  // the machine deadline the watchdog waits for
     std::optional<clock::time_point> write_since;  // a write to the user is in progress since
-    bool ticking = false;  // the watchdog polls the writes in progress
 };
 
-// Writes are timed by the watchdog, not a timer each: re-arming a timer
-// per write costs a system call per write at full speed.
-void write_starts(session& s, std::optional<clock::time_point>& since) {
-    since = clock::now();
-    if (!s.ticking) s.timer_wake.notify();
-}
+// Writes are timed by one sweep over all sessions (write_sweep), not a
+// timer each: re-arming a timer per write is a system call and a wake-up
+// per keystroke.
+void write_starts(std::optional<clock::time_point>& since) { since = clock::now(); }
 
 struct service_state {
     service_state(asio::io_context& io_, minitel_config c, core::logger l)
-        : io(io_), cfg(std::move(c)), log(std::move(l)), reload_timer(io_), stop_timer(io_) {}
+        : io(io_), cfg(std::move(c)), log(std::move(l)), reload_timer(io_), stop_timer(io_), sweep_timer(io_) {}
     asio::io_context& io;
     minitel_config cfg;
     core::logger log;
@@ -95,7 +92,7 @@ struct service_state {
     std::uint64_t next_id = 0;
     int live = 0;
     bool stopping = false;
-    asio::steady_timer reload_timer, stop_timer;
+    asio::steady_timer reload_timer, stop_timer, sweep_timer;
     core::counter* sessions_ws = nullptr;
     core::counter* sessions_telnet = nullptr;
     core::counter* rejected = nullptr;
@@ -209,7 +206,7 @@ awaitable<void> leg_writer(session_ptr s, std::shared_ptr<leg> l) {
         std::string bytes;
         if (control) bytes.swap(l->control);
         else bytes.swap(l->out);
-        write_starts(*s, l->write_since);
+        write_starts(l->write_since);
         error_code ec;
         if (control) ec = co_await l->link->write_control(bytes);
         else ec = co_await l->link->write(bytes);
@@ -299,7 +296,7 @@ awaitable<void> user_writer(session_ptr s) {
         s->user_in_flight = sending.size();
         for (std::size_t at = 0; at < sending.size();) {
             const auto n = std::min(sending.size() - at, per_slice);
-            write_starts(*s, s->write_since);
+            write_starts(s->write_since);
             auto ec = co_await s->user->write(std::string_view(sending).substr(at, n));
             s->write_since.reset();
             if (ec) co_return;
@@ -334,28 +331,42 @@ awaitable<void> watchdog(session_ptr s) {
                 continue;
             }
         }
-        // A write stuck for write_timeout: the user (or the server) does
-        // not read. Closing the socket ends the write with an error.
-        if (s->write_since && now - *s->write_since >= cfg.write_timeout && !s->ended) {
-            s->svc->slow_readers->inc();
-            SB_LOG(s->log, warning) << "slow reader: output not taken for " << cfg.write_timeout.count()
-                                    << " ms (" << s->user_out.size() + s->user_in_flight << " bytes waiting), disconnecting";
-            s->closing = true;
-            s->user->close_now();
-        }
-        if (s->current && s->current->write_since && now - *s->current->write_since >= cfg.write_timeout) {
-            SB_LOG(s->log, warning) << s->current->name << " does not read: dropped";
-            s->current->write_since.reset();
-            s->current->link->close_now();
-        }
         auto next = std::min(s->started + cfg.session_timeout, s->last_input + cfg.idle_timeout);
         s->armed = s->machine.deadline();
         if (s->armed) next = std::min(next, *s->armed);
-        s->ticking = s->write_since || (s->current && s->current->write_since);
-        if (s->ticking) next = std::min(next, now + std::max<clock::duration>(cfg.write_timeout / 4, std::chrono::milliseconds(50)));
         if (s->closing) next = now + std::chrono::hours(1);
         timer.expires_at(next);
         co_await (timer.async_wait(tuple_awaitable) || s->timer_wake.wait());
+    }
+}
+
+// Once in a while, every session's writes in progress: one stuck for
+// write_timeout means the user (or the server) does not read. Closing the
+// socket ends the write with an error, and the session with it.
+awaitable<void> write_sweep(std::shared_ptr<service_state> st) {
+    live_guard guard(st->live);
+    auto& timer = st->sweep_timer;
+    const auto period = std::clamp<clock::duration>(st->cfg.write_timeout / 4, std::chrono::milliseconds(50),
+                                                    std::chrono::seconds(1));
+    while (!st->stopping) {
+        timer.expires_after(period);
+        co_await timer.async_wait(tuple_awaitable);
+        const auto now = clock::now();
+        const auto limit = st->cfg.write_timeout;
+        for (auto& [id, s] : st->sessions) {
+            if (s->write_since && now - *s->write_since >= limit && !s->closing) {
+                st->slow_readers->inc();
+                SB_LOG(s->log, warning) << "slow reader: output not taken for " << limit.count() << " ms ("
+                                        << s->user_out.size() + s->user_in_flight << " bytes waiting), disconnecting";
+                s->closing = true;
+                s->user->close_now();
+            }
+            if (s->current && s->current->write_since && now - *s->current->write_since >= limit) {
+                SB_LOG(s->log, warning) << s->current->name << " does not read: dropped";
+                s->current->write_since.reset();
+                s->current->link->close_now();
+            }
+        }
     }
 }
 
@@ -570,6 +581,7 @@ public:
             asio::co_spawn(st.io, accept_loop(st_, *st.telnet_acceptor, false), asio::detached);
         }
         if (st.tree) asio::co_spawn(st.io, reload_loop(st_), asio::detached);
+        asio::co_spawn(st.io, write_sweep(st_), asio::detached);
         std::ostringstream where;
         if (st.ws_acceptor) where << "WebSocket on " << endpoint_of(*st.ws_acceptor);
         if (st.telnet_acceptor) where << (st.ws_acceptor ? ", " : "") << "Telnet on " << endpoint_of(*st.telnet_acceptor);
@@ -588,6 +600,7 @@ public:
         if (st->ws_acceptor) st->ws_acceptor->close(ignored);
         if (st->telnet_acceptor) st->telnet_acceptor->close(ignored);
         st->reload_timer.cancel();
+        st->sweep_timer.cancel();
         for (auto& [id, s] : st->sessions) begin_close(*s, true);
         metrics_.remove_labelled(metric_labels);
         st->stop_timer.expires_after(std::min<clock::duration>(grace, std::chrono::seconds(1)));
