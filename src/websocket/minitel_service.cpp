@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/metrics.hpp"
 #include "core/notifier.hpp"
@@ -66,6 +67,8 @@ struct session {
     std::shared_ptr<leg> current;
     std::uint64_t legs = 0;
     bool closing = false, going_away = false, ended = false;
+    bool killed = false;  // its socket was closed under it (slow reader, or closing took too long)
+    clock::time_point closing_since{};
     clock::time_point started{}, last_input{};
     std::optional<clock::time_point> armed;  // the machine deadline the watchdog waits for
     std::optional<clock::time_point> write_since;  // a write to the user is in progress since
@@ -88,6 +91,9 @@ struct service_state {
     server_profile default_profile;
     std::optional<tcp::acceptor> ws_acceptor, telnet_acceptor;
     std::unordered_map<std::uint64_t, std::shared_ptr<session>> sessions;
+    // Every leg still running, current or being dropped: the write sweep and
+    // stop() reach them even once their session has let go.
+    std::unordered_set<std::shared_ptr<leg>> legs;
     std::unordered_map<std::string, std::size_t> per_ip;
     std::uint64_t next_id = 0;
     int live = 0;
@@ -122,11 +128,19 @@ void close_leg(leg& l) {
     l.wake.notify();
 }
 
+// The server side goes first (what the user typed still reaches it), so
+// that no more output arrives and the user's queue can drain to the close.
 void begin_close(session& s, bool going_away) {
     if (s.closing) return;
     s.closing = true;
+    s.closing_since = clock::now();
     s.going_away = going_away;
+    if (s.current) {
+        close_leg(*s.current);
+        s.current.reset();
+    }
     s.user_wake.notify();
+    s.timer_wake.notify();
 }
 
 awaitable<void> run_leg(session_ptr s, std::shared_ptr<leg> l);
@@ -143,7 +157,7 @@ void perform(const session_ptr& s, session_actions& a) {
         close_leg(*s->current);
         s->current.reset();
     }
-    if ((a.connect || a.connect_default) && !s->ended) {
+    if ((a.connect || a.connect_default) && !s->closing && !s->ended) {
         const server_profile& p = a.connect ? *a.connect : s->svc->default_profile;
         if (a.connect) s->svc->redirects->inc();
         auto l = std::make_shared<leg>(s->svc->io);
@@ -197,8 +211,13 @@ awaitable<void> leg_writer(session_ptr s, std::shared_ptr<leg> l) {
         while (l->out.empty() && l->control.empty() && !l->closed) co_await l->wake.wait();
         // What the user typed before leaving still goes out, then goodbye.
         if (l->out.empty() && l->control.empty()) {
+            // Then give the server a moment to close its side: closing a
+            // socket with unread input resets it, and our last bytes with it.
+            // The reader's end of stream ends the wait.
             timer.expires_after(std::chrono::seconds(1));
             co_await (l->link->close_gracefully() || timer.async_wait(tuple_awaitable));
+            timer.expires_after(std::chrono::seconds(1));
+            co_await timer.async_wait(tuple_awaitable);
             co_return;
         }
         // Negotiation answers first, one write at a time.
@@ -216,8 +235,22 @@ awaitable<void> leg_writer(session_ptr s, std::shared_ptr<leg> l) {
     }
 }
 
+// Keeps a running leg in service_state::legs.
+class leg_registration {
+public:
+    leg_registration(service_state& st, std::shared_ptr<leg> l) : st_(st), l_(std::move(l)) { st_.legs.insert(l_); }
+    ~leg_registration() { st_.legs.erase(l_); }
+    leg_registration(const leg_registration&) = delete;
+    leg_registration& operator=(const leg_registration&) = delete;
+
+private:
+    service_state& st_;
+    std::shared_ptr<leg> l_;
+};
+
 awaitable<void> run_leg(session_ptr s, std::shared_ptr<leg> l) {
     live_guard guard(s->svc->live);
+    leg_registration registered(*s->svc, l);
     auto ec = co_await l->link->connect();
     if (s->current != l || l->closed) {
         l->link->close_now();
@@ -250,8 +283,11 @@ awaitable<void> user_reader(session_ptr s) {
     for (;;) {
         // Backpressure toward the user: a server that does not read, or one
         // still being connected to, stops us reading the user.
+        // And a user who sends keys but does not read what they produce
+        // (a page per key on the local service) waits for the output first.
         while (((s->current && s->current->out.size() > s->svc->cfg.max_buffer) ||
-                s->machine.pending() > s->svc->cfg.max_buffer) &&
+                s->machine.pending() > s->svc->cfg.max_buffer ||
+                s->user_out.size() + s->user_in_flight > s->svc->cfg.max_buffer) &&
                !s->ended)
             co_await s->space.wait();
         std::string data, control;
@@ -287,6 +323,10 @@ awaitable<void> user_writer(session_ptr s) {
             // (bounded by Beast's own close timeout) or a FIN.
             timer.expires_after(std::chrono::seconds(2));
             co_await (s->user->close_gracefully(s->going_away) || timer.async_wait(tuple_awaitable));
+            // As for a server: let the user close its side (the reader ends
+            // the session then), so the last page is not lost to a reset.
+            timer.expires_after(std::chrono::seconds(1));
+            co_await timer.async_wait(tuple_awaitable);
             co_return;
         }
         // Take everything queued at once (no copy); readers append to a
@@ -334,7 +374,17 @@ awaitable<void> watchdog(session_ptr s) {
         auto next = std::min(s->started + cfg.session_timeout, s->last_input + cfg.idle_timeout);
         s->armed = s->machine.deadline();
         if (s->armed) next = std::min(next, *s->armed);
-        if (s->closing) next = now + std::chrono::hours(1);
+        // Closing is bounded too: a user who never takes the last output
+        // loses the connection after write_timeout.
+        if (s->closing) {
+            const auto limit = s->closing_since + cfg.write_timeout + std::chrono::seconds(2);
+            if (now >= limit && !s->killed) {
+                SB_LOG(s->log, info) << "closing took too long, disconnecting";
+                s->killed = true;
+                s->user->close_now();
+            }
+            next = now >= limit ? now + std::chrono::hours(1) : limit;
+        }
         timer.expires_at(next);
         co_await (timer.async_wait(tuple_awaitable) || s->timer_wake.wait());
     }
@@ -354,17 +404,21 @@ awaitable<void> write_sweep(std::shared_ptr<service_state> st) {
         const auto now = clock::now();
         const auto limit = st->cfg.write_timeout;
         for (auto& [id, s] : st->sessions) {
-            if (s->write_since && now - *s->write_since >= limit && !s->closing) {
+            if (s->write_since && now - *s->write_since >= limit && !s->killed) {
                 st->slow_readers->inc();
                 SB_LOG(s->log, warning) << "slow reader: output not taken for " << limit.count() << " ms ("
                                         << s->user_out.size() + s->user_in_flight << " bytes waiting), disconnecting";
-                s->closing = true;
+                s->closing = s->killed = true;
                 s->user->close_now();
             }
-            if (s->current && s->current->write_since && now - *s->current->write_since >= limit) {
-                SB_LOG(s->log, warning) << s->current->name << " does not read: dropped";
-                s->current->write_since.reset();
-                s->current->link->close_now();
+        }
+        // Legs too, the dropped ones included: one whose server stopped
+        // reading would otherwise never finish its last write.
+        for (auto& l : st->legs) {
+            if (l->write_since && now - *l->write_since >= limit) {
+                SB_LOG(st->log, warning) << l->name << " does not read: connection dropped";
+                l->write_since.reset();
+                l->link->close_now();
             }
         }
     }
@@ -448,6 +502,12 @@ awaitable<void> ws_handshake(std::shared_ptr<service_state> st, tcp::socket sock
         if (r.status != 503) st->bad_handshakes->inc();
         SB_LOG(st->log, info) << "WebSocket from " << ip << " refused"
                               << (r.status ? " with HTTP " + std::to_string(r.status) : std::string()) << ": " << r.why;
+        co_return;
+    }
+    if (st->stopping) {
+        // Admitted before stop(), accepted after: nobody would close it.
+        r.link->close_now();
+        release(*st, ip);
         co_return;
     }
     co_await run_session(st, std::move(r.link), ip, "ws");
@@ -605,10 +665,8 @@ public:
         metrics_.remove_labelled(metric_labels);
         st->stop_timer.expires_after(std::min<clock::duration>(grace, std::chrono::seconds(1)));
         st->stop_timer.async_wait([st](boost::system::error_code) {
-            for (auto& [id, s] : st->sessions) {
-                s->user->close_now();
-                if (s->current) s->current->link->close_now();
-            }
+            for (auto& [id, s] : st->sessions) s->user->close_now();
+            for (auto& l : st->legs) l->link->close_now();
         });
     }
 

@@ -856,6 +856,33 @@ class Lifecycle(mh.MinitelTestCase):
         self.assertIn("slow reader", d.log(), "no log line for the slow reader")
         self.assert_alive_and_serving(d)
 
+    def test_keys_without_reading_stay_bounded(self):
+        """A user who sends keys (a page each on the local service) but reads
+        nothing: the gateway stops reading that user instead of queueing
+        pages, and drops it after write_timeout."""
+        d = self.start_minitel({"default_service": "local", "max_buffer": 65536, "write_timeout": "2s"},
+                               telnet=False)
+        rss0 = d.rss_kib()
+        c = self.ws(d, rcvbuf=4096)  # and never reads
+        c.sock.settimeout(0.2)
+        sent, peak = 0, rss0
+        deadline = time.monotonic() + 8.0
+        frame = mh.frame_bytes(0x2, b"\x13\x46" * 8192)  # 8192 x Sommaire per binary frame
+        while time.monotonic() < deadline:
+            try:
+                c.sock.sendall(frame)
+                sent += 8192
+            except socket.timeout:
+                pass  # the gateway stopped reading us: good
+            except OSError:
+                break  # dropped
+            peak = max(peak, d.rss_kib())
+            if "slow reader" in d.log():
+                break
+        self.assertIn("slow reader", d.log(), f"not dropped; {sent} keys sent")
+        self.assertLess(peak - rss0, 24 * 1024, f"RSS grew {peak - rss0} KiB for {sent} unread pages")
+        self.assert_alive_and_serving(d)
+
     def test_idle_and_session_timeouts(self):
         svc = self.service("echo")
         d = self.start_minitel({"default_service": svc.url, "idle_timeout": "1s", "session_timeout": "3s"},
