@@ -304,7 +304,21 @@ awaitable<void> user_reader(session_ptr s) {
         s->svc->bytes_in->inc(data.size());
         const auto now = clock::now();
         s->last_input = now;
-        drive(s, [&](session_actions& a) { s->machine.on_user_owned(std::move(data), now, a); });
+        if (s->machine.current() != gateway_session::state::local) {
+            drive(s, [&](session_actions& a) { s->machine.on_user_owned(std::move(data), now, a); });
+            continue;
+        }
+        // The local service answers a 2-byte key with a whole page: fed a
+        // little at a time, and only while the user takes the output, so a
+        // frame full of keys cannot queue megabytes of pages.
+        constexpr std::size_t piece_size = 64;
+        for (std::string_view rest(data); !rest.empty() && !s->ended && !s->closing;) {
+            while (s->user_out.size() + s->user_in_flight > s->svc->cfg.max_buffer && !s->ended)
+                co_await s->space.wait();
+            const auto piece = rest.substr(0, piece_size);
+            rest.remove_prefix(piece.size());
+            drive(s, [&](session_actions& a) { s->machine.on_user(piece, clock::now(), a); });
+        }
     }
 }
 

@@ -857,21 +857,23 @@ class Lifecycle(mh.MinitelTestCase):
         self.assert_alive_and_serving(d)
 
     def test_keys_without_reading_stay_bounded(self):
-        """A user who sends keys (a page each on the local service) but reads
+        """A user who sends keys (Repetition: a page each on the local service) but reads
         nothing: the gateway stops reading that user instead of queueing
         pages, and drops it after write_timeout."""
+        http_port = h.free_port()
         d = self.start_minitel({"default_service": "local", "max_buffer": 65536, "write_timeout": "2s"},
-                               telnet=False)
+                               host={"http": f"{mh.HOST}:{http_port}"}, telnet=False)
+        h.wait_until(lambda: h.port_open(http_port), 5.0, what="the /metrics listener")
         rss0 = d.rss_kib()
         c = self.ws(d, rcvbuf=4096)  # and never reads
         c.sock.settimeout(0.2)
         sent, peak = 0, rss0
         deadline = time.monotonic() + 8.0
-        frame = mh.frame_bytes(0x2, b"\x13\x46" * 8192)  # 8192 x Sommaire per binary frame
+        frame = mh.frame_bytes(0x2, b"\x13\x43" * 32768)  # a 64 KiB frame of Repetition (a redraw each)
         while time.monotonic() < deadline:
             try:
                 c.sock.sendall(frame)
-                sent += 8192
+                sent += 32768
             except socket.timeout:
                 pass  # the gateway stopped reading us: good
             except OSError:
@@ -880,7 +882,12 @@ class Lifecycle(mh.MinitelTestCase):
             if "slow reader" in d.log():
                 break
         self.assertIn("slow reader", d.log(), f"not dropped; {sent} keys sent")
-        self.assertLess(peak - rss0, 24 * 1024, f"RSS grew {peak - rss0} KiB for {sent} unread pages")
+        # One frame's worth of keys would be 32768 pages (about 17 MB): what
+        # was queued for the user stays near what the socket buffers hold.
+        out = d.metric("minitel_user_bytes_total", 'plugin="minitel",direction="out"')
+        self.assertLess(out, 6 << 20, f"{out} bytes of pages queued for a user who reads nothing")
+        # RSS only as a sanity bound: AddressSanitizer's quarantine keeps freed memory.
+        self.assertLess(peak - rss0, 96 * 1024, f"RSS grew {peak - rss0} KiB for {sent} unread pages")
         self.assert_alive_and_serving(d)
 
     def test_idle_and_session_timeouts(self):
@@ -912,11 +919,11 @@ class Lifecycle(mh.MinitelTestCase):
 
     def test_ping(self):
         svc = self.service("echo")
-        d = self.start_minitel({"default_service": svc.url, "ping_interval": "1s"}, telnet=False)
+        d = self.start_minitel({"default_service": svc.url, "ping_interval": "500ms"}, telnet=False)
         mute, polite = self.ws(d, auto_pong=False), self.ws(d)
         t0 = time.monotonic()
         mute_closed = None
-        while time.monotonic() - t0 < 4.0:
+        while time.monotonic() - t0 < 2.2:
             if mute_closed is None:
                 try:
                     mute.pump(time.monotonic() + 0.05)
@@ -925,7 +932,7 @@ class Lifecycle(mh.MinitelTestCase):
             polite.pump(time.monotonic() + 0.05)
         self.assertGreaterEqual(mute.pings, 1, "pings every ping_interval")
         self.assertIsNotNone(mute_closed, "no pong: closed within 2 intervals (+ margin)")
-        self.assertLess(mute_closed, 3.5)
+        self.assertLess(mute_closed, 1.8)
         self.assertGreaterEqual(polite.pings, 3, f"a client that answers gets pinged on ({polite.pings})")
         polite.send_binary(b"alive")
         polite.read_until(b"alive", 2.0)
