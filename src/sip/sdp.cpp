@@ -5,17 +5,17 @@
 #include <bitset>
 #include <limits>
 
+#include "sip/text.hpp"
+
 namespace sb::sip {
 
 namespace {
 
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-constexpr bool is_ctl(char c) noexcept {
-    const auto u = static_cast<unsigned char>(c);
-    return (u < 0x20 && c != '\t') || u == 0x7f;
-}
+using text::has_ctl;
+using text::is_alpha;
+using text::is_ctl;
+using text::is_digit;
+using text::lower;
 
 // RFC 4566 token-char: visible ASCII but a few separators.
 constexpr bool is_token_char(char c) noexcept {
@@ -40,12 +40,6 @@ bool all_digits(std::string_view s) noexcept {
     for (char c : s)
         if (!is_digit(c)) return false;
     return true;
-}
-
-bool has_ctl(std::string_view s) noexcept {
-    for (char c : s)
-        if (is_ctl(c)) return true;
-    return false;
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {

@@ -4,20 +4,19 @@
 #include <array>
 #include <cstring>
 
+#include "sip/text.hpp"
+
 namespace sb::sip {
 
 namespace {
 
+using text::has_ctl;
+using text::is_alpha;
+using text::is_ctl;
+using text::is_digit;
+using text::lower;
+
 constexpr bool is_ws(char c) noexcept { return c == ' ' || c == '\t'; }
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-// HT is allowed inside values; every other control character is not, so no
-// stored value can carry a line break into something we send.
-constexpr bool is_ctl(char c) noexcept {
-    const auto u = static_cast<unsigned char>(c);
-    return (u < 0x20 && c != '\t') || u == 0x7f;
-}
 
 // RFC 3261 25.1 token.
 constexpr bool is_token_char(char c) noexcept {
@@ -28,19 +27,13 @@ constexpr bool is_token_char(char c) noexcept {
     }
 }
 
-// Plain loops: std::all_of over a function pointer is not inlined, and these
-// run over every byte of every header.
+// A plain loop: std::all_of over a function pointer is not inlined, and it
+// runs over every byte of every header.
 bool is_token(std::string_view s) noexcept {
     if (s.empty()) return false;
     for (char c : s)
         if (!is_token_char(c)) return false;
     return true;
-}
-
-bool has_ctl(std::string_view s) noexcept {
-    for (char c : s)
-        if (is_ctl(c)) return true;
-    return false;
 }
 
 inline bool iequals(std::string_view a, std::string_view b) noexcept {
