@@ -112,6 +112,15 @@ duration get_duration(const po::variables_map& vm, const std::string& option) {
     }
 }
 
+long long get_in_range(const po::variables_map& vm, const std::string& option, long long min, long long max,
+                       const std::string& where) {
+    const long long v = vm[option].as<long long>();
+    if (v < min || v > max)
+        throw config_error((where.empty() ? "option '--" + option + "'" : where) + ": " + std::to_string(v) +
+                           " is out of range " + std::to_string(min) + ".." + std::to_string(max));
+    return v;
+}
+
 endpoint get_endpoint(const po::variables_map& vm, const std::string& option, std::string_view default_host) {
     const auto& text = vm[option].as<std::string>();
     try {

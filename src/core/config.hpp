@@ -56,6 +56,10 @@ void store_command_line(int argc, const char* const* argv, const po::options_des
 duration get_duration(const po::variables_map& vm, const std::string& option);
 endpoint get_endpoint(const po::variables_map& vm, const std::string& option, std::string_view default_host = {});
 bool parse_bool(const std::string& option, const std::string& text);
+// An integer option checked against [min, max]. `where` names it in the
+// error ("[sip] port"); left empty, the error says "option '--name'".
+long long get_in_range(const po::variables_map& vm, const std::string& option, long long min, long long max,
+                       const std::string& where = {});
 
 // Raises the open-file limit to the hard limit: a multiplexer holding
 // thousands of clients must not fail at 1024.

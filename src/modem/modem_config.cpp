@@ -42,11 +42,7 @@ po::options_description modem_options() {
 namespace {
 
 long long in_range(const po::variables_map& vm, const char* name, long long min, long long max) {
-    long long v = vm[name].as<long long>();
-    if (v < min || v > max)
-        throw core::config_error("option '--" + std::string(name) + "': " + std::to_string(v) + " is out of range " +
-                                 std::to_string(min) + ".." + std::to_string(max));
-    return v;
+    return core::get_in_range(vm, name, min, max);
 }
 
 // "\r", "\n", "\t", "\\", "\xNN": answer strings are usually control characters.

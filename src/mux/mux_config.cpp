@@ -29,11 +29,7 @@ po::options_description mux_options() {
 
 namespace {
 std::size_t in_range(const po::variables_map& vm, const char* name, long long min, long long max) {
-    long long v = vm[name].as<long long>();
-    if (v < min || v > max)
-        throw core::config_error("option '--" + std::string(name) + "': " + std::to_string(v) + " is out of range " +
-                                 std::to_string(min) + ".." + std::to_string(max));
-    return static_cast<std::size_t>(v);
+    return static_cast<std::size_t>(core::get_in_range(vm, name, min, max));
 }
 }  // namespace
 

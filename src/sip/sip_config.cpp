@@ -59,11 +59,7 @@ po::options_description media_keys() {
 
 long long in_range(const po::variables_map& vm, const std::string& section, const char* key, long long min,
                    long long max) {
-    long long v = vm[key].as<long long>();
-    if (v < min || v > max)
-        throw core::config_error("[" + section + "] " + key + ": " + std::to_string(v) + " is out of range " +
-                                 std::to_string(min) + ".." + std::to_string(max));
-    return v;
+    return core::get_in_range(vm, key, min, max, "[" + section + "] " + key);
 }
 
 std::string upper(std::string s) {

@@ -38,11 +38,7 @@ po::options_description minitel_keys() {
 }
 
 long long in_range(const po::variables_map& vm, const char* key, long long min, long long max) {
-    long long v = vm[key].as<long long>();
-    if (v < min || v > max)
-        throw core::config_error("[minitel] " + std::string(key) + ": " + std::to_string(v) + " is out of range " +
-                                 std::to_string(min) + ".." + std::to_string(max));
-    return v;
+    return core::get_in_range(vm, key, min, max, "[minitel] " + std::string(key));
 }
 
 std::optional<core::endpoint> listen_endpoint(const po::variables_map& vm, const char* key) {

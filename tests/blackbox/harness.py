@@ -20,6 +20,7 @@ Only the standard library and Debian's python3-* packages are used; run with
 """
 import asyncio
 import atexit
+import http.client
 import os
 import shutil
 import signal
@@ -701,3 +702,27 @@ def config_text(sections):
         out += [f"{k} = {v}" for k, v in keys.items()]
         out.append("")
     return "\n".join(out)
+
+
+def http_get(port, path, timeout=5.0):
+    """GET http://127.0.0.1:port/path: (status, body as text)."""
+    c = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read().decode("utf-8", "replace")
+    finally:
+        c.close()
+
+
+def get_metrics(port):
+    """{'name{labels}': value} from the Prometheus text at /metrics."""
+    status, body = http_get(port, "/metrics")
+    if status != 200:
+        raise AssertionError(f"/metrics answered {status}: {body[:200]}")
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out

@@ -28,7 +28,6 @@ Only the standard library and Debian's python3-* packages; run with
 """
 import base64
 import hashlib
-import http.client
 import json
 import os
 import random
@@ -979,25 +978,11 @@ class MinitelDaemon:
         self.http_port = int(str(http_listen).rsplit(":", 1)[1]) if http_listen else None
 
     def http_get(self, path, timeout=3.0):
-        c = http.client.HTTPConnection(HOST, self.http_port, timeout=timeout)
-        try:
-            c.request("GET", path)
-            r = c.getresponse()
-            return r.status, r.read().decode("utf-8", "replace")
-        finally:
-            c.close()
+        return h.http_get(self.http_port, path, timeout)
 
     def metrics(self):
         """{'name{labels}': value} from /metrics ([host] http must be set)."""
-        status, body = self.http_get("/metrics")
-        if status != 200:
-            raise AssertionError(f"/metrics answered {status}: {body[:200]}")
-        out = {}
-        for line in body.splitlines():
-            if line and not line.startswith("#"):
-                key, _, value = line.rpartition(" ")
-                out[key] = float(value)
-        return out
+        return h.get_metrics(self.http_port)
 
     def metric(self, name, labels='plugin="minitel"'):
         m = self.metrics()

@@ -26,7 +26,6 @@ This module holds:
 Only the standard library; run with /usr/bin/python3.
 """
 import bisect
-import http.client
 import math
 import os
 import random
@@ -403,26 +402,11 @@ class SipDaemon:
         return found
 
     def http_get(self, path, timeout=5.0):
-        c = http.client.HTTPConnection(HOST, self.http_port, timeout=timeout)
-        try:
-            c.request("GET", path)
-            r = c.getresponse()
-            return r.status, r.read().decode("utf-8", "replace")
-        finally:
-            c.close()
+        return h.http_get(self.http_port, path, timeout)
 
     def metrics(self):
         """{'name{labels}': value} from /metrics."""
-        status, body = self.http_get("/metrics")
-        if status != 200:
-            raise AssertionError(f"/metrics answered {status}: {body[:200]}")
-        out = {}
-        for line in body.splitlines():
-            if not line or line.startswith("#"):
-                continue
-            key, _, value = line.rpartition(" ")
-            out[key] = float(value)
-        return out
+        return h.get_metrics(self.http_port)
 
     def metric(self, name, labels='plugin="sip"'):
         m = self.metrics()
