@@ -122,6 +122,7 @@ directory directory::parse(std::string_view text, std::string_view source_name) 
         p.binary_frames = str(*o, "frame") == "binary";
         if (auto* m = o->if_contains("max_frame_size"); m && m->is_int64() && m->get_int64() > 0)
             p.max_frame_size = static_cast<std::size_t>(std::min<std::int64_t>(m->get_int64(), 16 << 20));
+        d.keys_.push_back(normalize(p.name));
         d.servers_.push_back(std::move(p));
     }
     return d;
@@ -138,8 +139,8 @@ const server_profile* directory::find(std::string_view typed) const {
                (without_prefix(b) == b && without_prefix(a) == b);
     };
     for (std::size_t hop = 0; hop <= max_alias_hops; ++hop) {
-        for (auto& s : servers_)
-            if (same(normalize(s.name), code)) return &s;
+        for (std::size_t i = 0; i < servers_.size(); ++i)
+            if (same(keys_[i], code)) return &servers_[i];
         auto a = std::find_if(aliases_.begin(), aliases_.end(), [&](auto& p) { return same(p.first, code); });
         if (a == aliases_.end()) return nullptr;
         code = a->second;

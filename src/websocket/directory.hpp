@@ -54,6 +54,7 @@ public:
 
 private:
     std::vector<server_profile> servers_;
+    std::vector<std::string> keys_;  // normalize(servers_[i].name), computed once at parse
     std::vector<std::pair<std::string, std::string>> aliases_;  // normalized alias -> normalized target
     std::vector<std::string> warnings_;
 };
