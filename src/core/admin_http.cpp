@@ -6,12 +6,16 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <list>
 #include <map>
+#include <optional>
 
 namespace sb::core {
 
@@ -22,65 +26,127 @@ using tcp = asio::ip::tcp;
 using asio::use_awaitable;
 using asio::as_tuple;
 
+// A request waiting for its handler's reply: shared with the responder,
+// which may be called after the connection is gone.
+struct pending_reply {
+    explicit pending_reply(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    std::optional<http_reply> reply;
+    asio::steady_timer timer;
+};
+
 struct admin_http::impl {
     asio::io_context& io;
     endpoint listen;
     logger log;
+    http_options options;
     tcp::acceptor acceptor;
     std::map<std::string, http_handler> routes;
-    std::list<beast::tcp_stream*> sessions;
+    http_request_handler fallback;
+    struct session {
+        beast::tcp_stream* stream;
+        std::shared_ptr<pending_reply> waiting;
+    };
+    std::list<session> sessions;
     bool stopping = false;
-    static constexpr std::size_t max_sessions = 64;
 
-    impl(asio::io_context& i, endpoint l, logger lg) : io(i), listen(std::move(l)), log(std::move(lg)), acceptor(i) {}
-
-    http_reply dispatch(const std::string& target) {
-        auto path = target.substr(0, target.find('?'));
-        auto it = routes.find(path);
-        if (it == routes.end()) return {404, "text/plain; charset=utf-8", "not found\n"};
-        return it->second(target);
-    }
+    impl(asio::io_context& i, endpoint l, logger lg, http_options o)
+        : io(i), listen(std::move(l)), log(std::move(lg)), options(o), acceptor(i) {}
 };
 
 namespace {
 
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+http_reply plain(unsigned status, std::string body) { return {status, "text/plain; charset=utf-8", std::move(body)}; }
+
+// The reply to one request: a GET route, else the fallback (which may answer
+// later), else 404/405.
+asio::awaitable<http_reply> answer(std::shared_ptr<admin_http::impl> self, std::list<admin_http::impl::session>::iterator me,
+                                   http::request<http::string_body>& req) {
+    const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+    if (!get && self->options.read_only) {
+        auto r = plain(405, "method not allowed\n");
+        r.headers.emplace_back("Allow", "GET, HEAD");
+        co_return r;
+    }
+    std::string target(req.target());
+    if (get) {
+        auto it = self->routes.find(target.substr(0, target.find('?')));
+        if (it != self->routes.end()) co_return it->second(target);
+    }
+    if (!self->fallback) co_return plain(404, "not found\n");
+
+    http_request request;
+    request.method = std::string(req.method_string());
+    request.target = std::move(target);
+    for (auto& f : req) request.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    request.body = std::move(req.body());
+    auto waiting = std::make_shared<pending_reply>(co_await asio::this_coro::executor);
+    waiting->timer.expires_after(self->options.reply_timeout);
+    me->waiting = waiting;
+    self->fallback(std::move(request), [waiting](http_reply r) {
+        if (waiting->reply) return;
+        waiting->reply = std::move(r);
+        waiting->timer.cancel();
+    });
+    if (!waiting->reply) co_await waiting->timer.async_wait(as_tuple(use_awaitable));
+    me->waiting.reset();
+    if (waiting->reply) co_return std::move(*waiting->reply);
+    co_return plain(self->stopping ? 503 : 504, self->stopping ? "shutting down\n" : "no reply in time\n");
+}
+
 asio::awaitable<void> serve(std::shared_ptr<admin_http::impl> self, tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
-    self->sessions.push_back(&stream);
+    self->sessions.push_back({&stream, nullptr});
     auto it = std::prev(self->sessions.end());
     beast::flat_buffer buffer(16 * 1024);
     for (;;) {
         http::request_parser<http::string_body> parser;
-        parser.header_limit(8 * 1024);
-        parser.body_limit(16 * 1024);
+        parser.header_limit(static_cast<std::uint32_t>(self->options.header_limit));
+        parser.body_limit(self->options.body_limit);
         stream.expires_after(std::chrono::seconds(10));
         auto [ec, n] = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+        if (ec == http::error::body_limit || ec == http::error::header_limit) {
+            // Tell the client why, then close: the rest of its body is unread.
+            http::response<http::string_body> res{ec == http::error::body_limit ? http::status::payload_too_large
+                                                                                 : http::status::request_header_fields_too_large,
+                                                  11};
+            res.set(http::field::server, "switchboard");
+            res.set(http::field::content_type, "text/plain; charset=utf-8");
+            res.body() = ec.message() + "\n";
+            res.keep_alive(false);
+            res.prepare_payload();
+            stream.expires_after(std::chrono::seconds(10));
+            co_await http::async_write(stream, res, as_tuple(use_awaitable));
+            break;
+        }
         if (ec) {
             if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted)
-                SB_LOG(self->log, debug) << "admin http: " << ec.message();
+                SB_LOG(self->log, debug) << "http: " << ec.message();
             break;
         }
         auto& req = parser.get();
+        http_reply r = co_await answer(self, it, req);
+        if (self->stopping && !stream.socket().is_open()) break;
         http::response<http::string_body> res;
         res.version(req.version());
-        res.keep_alive(req.keep_alive());
+        res.keep_alive(req.keep_alive() && !self->stopping);
         res.set(http::field::server, "switchboard");
-        if (req.method() != http::verb::get && req.method() != http::verb::head) {
-            res.result(http::status::method_not_allowed);
-            res.set(http::field::allow, "GET, HEAD");
-            res.set(http::field::content_type, "text/plain; charset=utf-8");
-            res.body() = "method not allowed\n";
-        } else {
-            http_reply r = self->dispatch(std::string(req.target()));
-            res.result(r.status);
-            res.set(http::field::content_type, r.content_type);
-            res.body() = std::move(r.body);
-        }
+        res.result(r.status);
+        res.set(http::field::content_type, r.content_type);
+        for (auto& [name, value] : r.headers) res.set(name, value);
+        res.body() = std::move(r.body);
         res.prepare_payload();
         if (req.method() == http::verb::head) res.body().clear();
         stream.expires_after(std::chrono::seconds(10));
         auto [wec, wn] = co_await http::async_write(stream, res, as_tuple(use_awaitable));
-        if (wec || !res.keep_alive() || self->stopping) break;
+        if (wec || !res.keep_alive()) break;
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -95,7 +161,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<admin_http::impl> self) {
             SB_LOG(self->log, warning) << "admin http accept: " << ec.message();
             continue;
         }
-        if (self->sessions.size() >= admin_http::impl::max_sessions) {
+        if (self->sessions.size() >= self->options.max_sessions) {
             SB_LOG(self->log, warning) << "admin http: too many connections, closing one";
             continue;
         }
@@ -105,12 +171,20 @@ asio::awaitable<void> accept_loop(std::shared_ptr<admin_http::impl> self) {
 
 }  // namespace
 
-admin_http::admin_http(asio::io_context& io, endpoint listen, logger log)
-    : impl_(std::make_shared<impl>(io, std::move(listen), std::move(log))) {}
+std::string_view http_request::header(std::string_view name) const {
+    for (auto& [n, v] : headers)
+        if (iequals(n, name)) return v;
+    return {};
+}
+
+admin_http::admin_http(asio::io_context& io, endpoint listen, logger log, http_options options)
+    : impl_(std::make_shared<impl>(io, std::move(listen), std::move(log), options)) {}
 
 admin_http::~admin_http() { stop(); }
 
 void admin_http::route(std::string path, http_handler handler) { impl_->routes[std::move(path)] = std::move(handler); }
+
+void admin_http::fallback(http_request_handler handler) { impl_->fallback = std::move(handler); }
 
 void admin_http::start() {
     open_listener(impl_->acceptor, impl_->listen);
@@ -123,7 +197,10 @@ void admin_http::stop() {
     impl_->stopping = true;
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
-    for (auto* s : impl_->sessions) s->socket().close(ignored);
+    for (auto& s : impl_->sessions) {
+        s.stream->socket().close(ignored);
+        if (s.waiting) s.waiting->timer.cancel();
+    }
 }
 
 endpoint admin_http::local_endpoint() const {

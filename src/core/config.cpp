@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <boost/program_options/parsers.hpp>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -128,6 +129,17 @@ endpoint get_endpoint(const po::variables_map& vm, const std::string& option, st
     } catch (const std::invalid_argument& ex) {
         throw config_error("option '--" + option + "': " + ex.what());
     }
+}
+
+std::optional<endpoint> get_optional_endpoint(const po::variables_map& vm, const std::string& option,
+                                              std::string_view default_host) {
+    if (vm[option].as<std::string>().empty()) return std::nullopt;
+    return get_endpoint(vm, option, default_host);
+}
+
+std::string path_beside(const std::string& ini_file, const std::string& path) {
+    if (path.empty() || ini_file.empty() || std::filesystem::path(path).is_absolute()) return path;
+    return (std::filesystem::path(ini_file).parent_path() / path).lexically_normal().string();
 }
 
 bool parse_bool(const std::string& option, const std::string& text) {

@@ -6,6 +6,7 @@
 #include <boost/program_options/options_description.hpp>
 #include <boost/program_options/positional_options.hpp>
 #include <boost/program_options/variables_map.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,6 +56,11 @@ void store_command_line(int argc, const char* const* argv, const po::options_des
 // Typed getters that turn text options into values, naming the option on error.
 duration get_duration(const po::variables_map& vm, const std::string& option);
 endpoint get_endpoint(const po::variables_map& vm, const std::string& option, std::string_view default_host = {});
+// An empty value: nullopt (the listener is off).
+std::optional<endpoint> get_optional_endpoint(const po::variables_map& vm, const std::string& option,
+                                              std::string_view default_host = {});
+// Paths in an INI file are relative to the file, like an include would be.
+std::string path_beside(const std::string& ini_file, const std::string& path);
 bool parse_bool(const std::string& option, const std::string& text);
 // An integer option checked against [min, max]. `where` names it in the
 // error ("[sip] port"); left empty, the error says "option '--name'".

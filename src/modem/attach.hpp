@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/log.hpp"
+#include "core/tty.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -13,12 +14,8 @@ class io_context;
 
 namespace sb::modem {
 
-struct line_settings {
-    unsigned speed = 115200;  // a standard termios speed (50 .. 4000000)
-    int data_bits = 8;        // 5..8
-    char parity = 'N';        // N, E, O
-    int stop_bits = 1;        // 1, 2
-};
+using core::apply_line_settings;
+using core::line_settings;
 
 struct attach_spec {
     std::string first, second;
@@ -29,9 +26,6 @@ struct attach_spec {
 // "/dev/ttyUSB0:/tmp/vmodem/tty0:9600,8,N,1"; the settings part is optional
 // ("a:b" = 115200,8,N,1). Throws std::invalid_argument naming the problem.
 attach_spec parse_attach(const std::string& text);
-
-// Applies raw mode and the line settings to an open tty fd; returns 0 or errno.
-int apply_line_settings(int fd, const line_settings& line);
 
 // One bridge between two ttys. start() spawns its coroutine; stop() closes
 // both ends and cancels it; stopped() once it has finished.

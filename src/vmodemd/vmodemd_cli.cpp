@@ -7,6 +7,7 @@
 #include "modem/modem_service.hpp"
 #include "mux/mux_service.hpp"
 #include "sip/sip_service.hpp"
+#include "sms/sms_service.hpp"
 #include "websocket/minitel_service.hpp"
 
 namespace sb::vmodemd {
@@ -80,6 +81,7 @@ int vmodemd_main(int argc, char** argv) {
         plugins.add(modem::make_modem_plugin(vm));
         plugins.add(sip::make_sip_plugin());
         plugins.add(ws::make_minitel_plugin());
+        plugins.add(sms::make_sms_plugin());
         if (vm["check"].as<bool>()) {
             plugins.validate(sections);
             std::cout << "configuration ok\n";

@@ -1,6 +1,5 @@
 #include "websocket/minitel_config.hpp"
 
-#include <filesystem>
 #include <sstream>
 
 namespace sb::ws {
@@ -41,22 +40,11 @@ long long in_range(const po::variables_map& vm, const char* key, long long min, 
     return core::get_in_range(vm, key, min, max, "[minitel] " + std::string(key));
 }
 
-std::optional<core::endpoint> listen_endpoint(const po::variables_map& vm, const char* key) {
-    if (vm[key].as<std::string>().empty()) return std::nullopt;
-    return core::get_endpoint(vm, key, "127.0.0.1");
-}
-
 std::chrono::milliseconds positive(const po::variables_map& vm, const char* key) {
     auto d = std::chrono::duration_cast<std::chrono::milliseconds>(core::get_duration(vm, key));
     if (d <= std::chrono::milliseconds::zero())
         throw core::config_error("[minitel] " + std::string(key) + ": must be above zero");
     return d;
-}
-
-// Paths in the file are relative to the file, like an include would be.
-std::string beside(const std::string& ini_file, const std::string& path) {
-    if (path.empty() || ini_file.empty() || std::filesystem::path(path).is_absolute()) return path;
-    return (std::filesystem::path(ini_file).parent_path() / path).lexically_normal().string();
 }
 
 }  // namespace
@@ -76,16 +64,16 @@ minitel_config parse_minitel_config(const std::vector<core::ini_section>& sectio
     po::notify(vm);
 
     minitel_config c;
-    c.ws_listen = listen_endpoint(vm, "ws_listen");
-    c.telnet_listen = listen_endpoint(vm, "telnet_listen");
+    c.ws_listen = core::get_optional_endpoint(vm, "ws_listen", "127.0.0.1");
+    c.telnet_listen = core::get_optional_endpoint(vm, "telnet_listen", "127.0.0.1");
     if (!c.ws_listen && !c.telnet_listen)
         throw core::config_error("[minitel] ws_listen and telnet_listen are both empty: nothing to listen on");
     std::string why;
     auto url = parse_service_url(vm["default_service"].as<std::string>(), why);
     if (!url) throw core::config_error("[minitel] default_service: '" + vm["default_service"].as<std::string>() + "': " + why);
     c.default_service = *url;
-    if (c.default_service.kind == service_url::scheme::local) c.pages = beside(file, vm["pages"].as<std::string>());
-    c.directory = beside(file, vm["directory"].as<std::string>());
+    if (c.default_service.kind == service_url::scheme::local) c.pages = core::path_beside(file, vm["pages"].as<std::string>());
+    c.directory = core::path_beside(file, vm["directory"].as<std::string>());
     c.max_sessions = static_cast<std::size_t>(in_range(vm, "max_sessions", 1, 1000000));
     c.max_sessions_per_ip = static_cast<std::size_t>(in_range(vm, "max_sessions_per_ip", 1, 1000000));
     std::stringstream origins(vm["allowed_origins"].as<std::string>());
