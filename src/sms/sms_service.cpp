@@ -13,6 +13,7 @@
 #include <charconv>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <random>
 
@@ -87,14 +88,14 @@ std::string_view to_string(modem_state s) {
 }
 
 struct state {
-    state(asio::io_context& i, sms_config c, core::logger l, sms_store s)
-        : io(i), cfg(std::move(c)), log(std::move(l)), store(std::move(s)), port(i), port_out_ready(i),
+    state(asio::io_context& i, sms_config c, core::logger l)
+        : io(i), cfg(std::move(c)), log(std::move(l)), port(i), port_out_ready(i),
           engine_timer(i), work(i), backoff_timer(i), stop_timer(i), rng(std::random_device{}()) {}
 
     asio::io_context& io;
     sms_config cfg;
     core::logger log;
-    sms_store store;
+    std::optional<sms_store> store;  // opened by start(): --check must not create it
     at_engine engine;
 
     asio::posix::stream_descriptor port;
@@ -249,13 +250,13 @@ bool take_pdu(state& st, std::optional<int> index, std::string_view hex) {
     }
     if (pdu->kind == pdu_kind::status_report) {
         st.reports->inc();
-        auto id = st.store.mark_delivered_by_reference(pdu->message_reference, pdu->recipient.value, pdu->status);
+        auto id = st.store->mark_delivered_by_reference(pdu->message_reference, pdu->recipient.value, pdu->status);
         SB_LOG(st.log, info) << "sms: status report for reference " << int(pdu->message_reference) << " to "
                              << pdu->recipient.value << ": status " << int(pdu->status)
                              << (id ? " (message " + *id + ")" : std::string(" (no sent part matches)"));
         return true;
     }
-    auto r = st.store.store_incoming(index, hex, *pdu, std::chrono::system_clock::now());
+    auto r = st.store->store_incoming(index, hex, *pdu, std::chrono::system_clock::now());
     if (r.is_new) st.received->inc();
     if (r.completed_message_id)
         SB_LOG(st.log, notice) << "sms: received message " << *r.completed_message_id << " from " << pdu->sender.value;
@@ -272,10 +273,10 @@ asio::awaitable<void> delete_slot(state_ptr st, int index) {
 }
 
 asio::awaitable<void> delete_stored(state_ptr st) {
-    for (auto& slot : st->store.pending_sim_deletions()) {
+    for (auto& slot : st->store->pending_sim_deletions()) {
         auto r = co_await exec(st, command("AT+CMGD=" + std::to_string(slot.index)));
         if (r.result.status == at_status::ok)
-            st->store.mark_sim_deleted(slot);
+            st->store->mark_sim_deleted(slot);
         else if (r.result.status == at_status::aborted)
             co_return;
     }
@@ -303,7 +304,7 @@ asio::awaitable<void> sync_sim(state_ptr st) {
     if (r.truncated) {
         SB_LOG(st->log, warning) << "sms: AT+CMGL=4 listing truncated; the rest is read next time";
     } else {
-        st->store.reconcile_sim(listed);
+        st->store->reconcile_sim(listed);
     }
     for (int index : reports) co_await delete_slot(st, index);
     co_await delete_stored(st);
@@ -384,7 +385,7 @@ bool may_send(const state& st) {
 }
 
 asio::awaitable<void> send_part(state_ptr st, outbox_part part) {
-    if (!st->store.mark_sending(part.id)) co_return;
+    if (!st->store->mark_sending(part.id)) co_return;
     auto cmd = sms_submit(part.tpdu_length, part.pdu_hex);
     cmd.timeout = st->cfg.send_timeout;
     auto r = co_await exec(st, std::move(cmd));
@@ -395,7 +396,7 @@ asio::awaitable<void> send_part(state_ptr st, outbox_part part) {
         std::optional<int> mr;
         for (auto& l : r.lines)
             if (l.rfind("+CMGS:", 0) == 0) mr = trailing_number(l);
-        st->store.mark_sent(part.id, static_cast<std::uint8_t>(mr.value_or(0)));
+        st->store->mark_sent(part.id, static_cast<std::uint8_t>(mr.value_or(0)));
         st->sent->inc();
         SB_LOG(st->log, info) << "sms: sent " << what << " (reference " << mr.value_or(-1) << ")";
         break;
@@ -403,7 +404,7 @@ asio::awaitable<void> send_part(state_ptr st, outbox_part part) {
     case at_status::timeout:
     case at_status::aborted:
         // The PDU may have gone out: sending it again could deliver it twice.
-        st->store.mark_unknown(part.id, std::string(to_string(r.result.status)) + " " + r.final_line);
+        st->store->mark_unknown(part.id, std::string(to_string(r.result.status)) + " " + r.final_line);
         st->unknown->inc();
         SB_LOG(st->log, warning) << "sms: " << what << ": no answer (" << to_string(r.result.status)
                                  << "); marked unknown, not sent again";
@@ -411,10 +412,10 @@ asio::awaitable<void> send_part(state_ptr st, outbox_part part) {
     default:
         // The modem or the network refused it: nothing went out.
         if (part.attempts + 1 < st->cfg.send_attempts) {
-            st->store.requeue(part.id, r.final_line);
+            st->store->requeue(part.id, r.final_line);
             SB_LOG(st->log, warning) << "sms: " << what << ": " << r.final_line << "; will try again";
         } else {
-            st->store.mark_failed(part.id, r.final_line);
+            st->store->mark_failed(part.id, r.final_line);
             st->failed->inc();
             SB_LOG(st->log, warning) << "sms: " << what << ": " << r.final_line << "; failed after "
                                      << part.attempts + 1 << " attempts";
@@ -488,14 +489,14 @@ asio::awaitable<void> controller(state_ptr st) {
             }
             if (now >= housekeeping_due) {
                 const auto wall = std::chrono::system_clock::now();
-                for (auto& id : st->store.expire_incomplete(wall - st->cfg.inbox_expiry))
+                for (auto& id : st->store->expire_incomplete(wall - st->cfg.inbox_expiry))
                     SB_LOG(st->log, notice) << "sms: received message " << id << " incomplete (parts missing)";
-                st->store.prune_outbox(wall - st->cfg.outbox_retention);
+                st->store->prune_outbox(wall - st->cfg.outbox_retention);
                 housekeeping_due = now + housekeeping_every;
                 continue;
             }
             if (may_send(*st)) {
-                if (auto part = st->store.next_part_to_send()) {
+                if (auto part = st->store->next_part_to_send()) {
                     co_await send_part(st, std::move(*part));
                     continue;
                 }
@@ -831,7 +832,7 @@ core::http_reply handle_sync(state& st, const core::http_request& req, std::stri
         auto& request = std::get<outbox_request>(parsed);
         std::size_t parts = 0;
         for (auto& p : request.pdus) parts += p.size();
-        auto a = st.store.accept(request);
+        auto a = st.store->accept(request);
         switch (a.status) {
         case accept_status::accepted:
             SB_LOG(st.log, info) << "sms: accepted message " << a.id << " (" << parts << " parts)";
@@ -844,7 +845,7 @@ core::http_reply handle_sync(state& st, const core::http_request& req, std::stri
     }
     if (path.substr(0, sms_prefix.size()) == sms_prefix) {
         if (req.method != "GET") return error_reply(405, "use GET");
-        auto m = st.store.message(path.substr(sms_prefix.size()));
+        auto m = st.store->message(path.substr(sms_prefix.size()));
         if (!m) return error_reply(404, "no such message");
         return json_reply(200, message_json(*m));
     }
@@ -859,23 +860,23 @@ core::http_reply handle_sync(state& st, const core::http_request& req, std::stri
             if (*after < 0) return error_reply(400, "after must be a cursor from \"next\"", "after");
             p.after = *after;
         }
-        return json_reply(200, inbox_json(st.store.list_inbox(p)));
+        return json_reply(200, inbox_json(st.store->list_inbox(p)));
     }
     if (path.substr(0, inbox_prefix.size()) == inbox_prefix) {
         auto id = path.substr(inbox_prefix.size());
         if (req.method == "GET") {
-            auto m = st.store.inbox_message_by_id(id);
+            auto m = st.store->inbox_message_by_id(id);
             if (!m) return error_reply(404, "no such message");
             return json_reply(200, inbox_message_json(*m));
         }
         if (req.method != "DELETE") return error_reply(405, "use GET or DELETE");
-        if (!st.store.delete_inbox(id)) return error_reply(404, "no such message");
+        if (!st.store->delete_inbox(id)) return error_reply(404, "no such message");
         return {204, "application/json", {}};
     }
     if (path == "/v1/modem") {
         if (req.method != "GET") return error_reply(405, "use GET");
         if (!st.port_open) return json_reply(503, "{\"error\":\"modem absent\",\"state\":\"absent\"}\n");
-        return json_reply(200, modem_json(st.status, to_string(st.mstate), st.cfg.device, st.store.counts().queued));
+        return json_reply(200, modem_json(st.status, to_string(st.mstate), st.cfg.device, st.store->counts().queued));
     }
     return error_reply(404, "no such resource");
 }
@@ -914,18 +915,8 @@ void handle_api(const std::weak_ptr<state>& weak, core::http_request req, core::
 
 class sms_service final : public core::service {
 public:
-    sms_service(sms_config cfg, core::host_context& ctx) : metrics_(ctx.metrics) {
-        auto log = ctx.log.with_channel("sms");
-        std::optional<sms_store> store;
-        try {
-            store.emplace(sms_store::open(cfg.store));
-        } catch (const store_error& e) {
-            throw core::config_error("[sms] store: " + cfg.store + ": " + e.what());
-        }
-        if (store->recovered_unknown())
-            SB_LOG(log, warning) << "sms: " << store->recovered_unknown()
-                                 << " part(s) were being sent when the process ended: marked unknown, not sent again";
-        st_ = std::make_shared<state>(ctx.io, std::move(cfg), std::move(log), std::move(*store));
+    sms_service(sms_config cfg, core::host_context& ctx)
+        : st_(std::make_shared<state>(ctx.io, std::move(cfg), ctx.log.with_channel("sms"))), metrics_(ctx.metrics) {
         auto& m = ctx.metrics;
         auto& st = *st_;
         st.sent = &m.add_counter("sms_sent_total", "Parts the network accepted", metric_labels);
@@ -944,7 +935,7 @@ public:
         m.add_gauge("sms_outbox_queued", "Parts waiting to be sent", metric_labels, [w] {
             auto s = w.lock();
             try {
-                return s ? static_cast<double>(s->store.counts().queued) : 0.0;
+                return s && s->store ? static_cast<double>(s->store->counts().queued) : 0.0;
             } catch (const std::exception&) {
                 return -1.0;
             }
@@ -955,6 +946,16 @@ public:
 
     void start() override {
         auto& st = *st_;
+        try {
+            auto dir = std::filesystem::path(st.cfg.store).parent_path();
+            if (!dir.empty()) std::filesystem::create_directories(dir);
+            st.store.emplace(sms_store::open(st.cfg.store));
+        } catch (const std::exception& e) {
+            throw core::config_error("[sms] store: " + st.cfg.store + ": " + e.what());
+        }
+        if (st.store->recovered_unknown())
+            SB_LOG(st.log, warning) << "sms: " << st.store->recovered_unknown()
+                                    << " part(s) were being sent when the process ended: marked unknown, not sent again";
         if (st.cfg.bridge_listen) {
             st.bridge_acceptor.emplace(st.io);
             core::open_listener(*st.bridge_acceptor, *st.cfg.bridge_listen);
