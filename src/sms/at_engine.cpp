@@ -276,7 +276,7 @@ void at_engine::complete(at_result r, std::string final_line, time_point now) {
     case at_status::aborted: ++stats_.aborted; break;
     default: ++stats_.completed_error; break;
     }
-    emit(at_completed{current_->id, r, std::move(lines_), std::move(final_line), truncated_});
+    emit(at_completed{current_->id, r, std::move(lines_), std::move(final_line), truncated_, payload_written()});
     current_.reset();
     lines_.clear();
     truncated_ = false;
@@ -300,12 +300,12 @@ void at_engine::start_recovery(time_point now) {
 void at_engine::abort_all() {
     if (current_) {
         ++stats_.aborted;
-        emit(at_completed{current_->id, {at_status::aborted, -1}, std::move(lines_), {}, truncated_});
+        emit(at_completed{current_->id, {at_status::aborted, -1}, std::move(lines_), {}, truncated_, payload_written()});
         current_.reset();
     }
     for (auto& q : queue_) {
         ++stats_.aborted;
-        emit(at_completed{q.id, {at_status::aborted, -1}, {}, {}, false});
+        emit(at_completed{q.id, {at_status::aborted, -1}, {}, {}, false, false});
     }
     queue_.clear();
     lines_.clear();

@@ -121,6 +121,10 @@ struct at_completed {
     std::vector<std::string> lines;  // information lines, in order, without echo and final code
     std::string final_line;          // e.g. "+CMS ERROR: 500"; empty for timeout/aborted
     bool truncated = false;          // lines beyond max_response_lines, or an overlong line, dropped
+    // A two-phase command's PDU was written (its prompt came). Only then
+    // can a timeout or abort have sent the message: before it, the modem
+    // never had the PDU and sending again is safe.
+    bool payload_written = false;
     bool operator==(const at_completed&) const = default;
 };
 struct at_urc {
@@ -228,6 +232,7 @@ private:
     void on_line(std::string_view line, time_point now);
     void on_prompt(time_point now);
     bool in_flight() const { return state_ == state::awaiting_prompt || state_ == state::awaiting_response; }
+    bool payload_written() const { return current_ && current_->cmd.pdu_hex && state_ == state::awaiting_response; }
     bool is_echo(std::string_view line) const;
     void add_response_line(std::string_view line);
     void complete(at_result r, std::string final_line, time_point now);

@@ -211,6 +211,12 @@ asio::awaitable<at_completed> exec(state_ptr st, at_command cmd) {
     perform(*st);
     if (!w->done) co_await w->timer.async_wait(as_tuple(use_awaitable));
     if (!w->done) {
+        // Cancelled: the port session is ending. The engine says what became
+        // of the command (was its PDU written?) as it aborts it.
+        st->engine.reset();
+        perform(*st);
+    }
+    if (!w->done) {
         st->waits.erase(*id);
         co_return aborted_result("cancelled");
     }
@@ -403,6 +409,13 @@ asio::awaitable<void> send_part(state_ptr st, outbox_part part) {
     }
     case at_status::timeout:
     case at_status::aborted:
+        if (!r.payload_written) {
+            // No prompt, so the modem never had the PDU: safe to send again.
+            st->store->requeue(part.id, "no prompt: " + std::string(to_string(r.result.status)));
+            SB_LOG(st->log, warning) << "sms: " << what << ": " << to_string(r.result.status)
+                                     << " before the PDU was written; will try again";
+            break;
+        }
         // The PDU may have gone out: sending it again could deliver it twice.
         st->store->mark_unknown(part.id, std::string(to_string(r.result.status)) + " " + r.final_line);
         st->unknown->inc();

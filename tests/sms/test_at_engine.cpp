@@ -634,3 +634,37 @@ TEST_CASE("at_engine: a whole session gives the same actions however its bytes a
         REQUIRE(run(script, 0, cut) == expected);
     }
 }
+
+TEST_CASE("payload_written: set only once the PDU went to the modem") {
+    using namespace std::chrono_literals;
+    at_engine e;
+    auto t = at_engine::time_point{} + 1h;
+    auto first = e.submit(sms_submit(3, "00110000"), t);
+    REQUIRE(first);
+    (void)e.take_actions();
+    // No prompt: the timeout cannot have sent anything.
+    e.on_timer(t + 6s);
+    bool seen = false;
+    for (auto& a : e.take_actions())
+        if (auto* c = std::get_if<at_completed>(&a)) {
+            CHECK(c->result.status == at_status::timeout);
+            CHECK_FALSE(c->payload_written);
+            seen = true;
+        }
+    CHECK(seen);
+
+    at_engine f;
+    auto id = f.submit(sms_submit(3, "00110000"), t);
+    REQUIRE(id);
+    f.on_bytes("\r\n> ", t);
+    (void)f.take_actions();
+    f.reset();  // the port went away after the PDU was written
+    seen = false;
+    for (auto& a : f.take_actions())
+        if (auto* c = std::get_if<at_completed>(&a)) {
+            CHECK(c->result.status == at_status::aborted);
+            CHECK(c->payload_written);
+            seen = true;
+        }
+    CHECK(seen);
+}
