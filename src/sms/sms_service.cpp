@@ -1,6 +1,7 @@
 #include "sms/sms_service.hpp"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <array>
@@ -376,6 +377,9 @@ asio::awaitable<bool> initialise(state_ptr st) {
         // is still listed every status_interval).
         if (text == "ATE0" || text == "AT+CMGF=0") co_return false;
     }
+    // +CREG: URCs: a modem that registers later wakes the outbox at once
+    // instead of at the next status poll. Not every modem takes it.
+    (void)co_await exec(st, command("AT+CREG=1"));
     st->status.manufacturer = co_await first_line(st, "AT+CGMI");
     st->status.model = co_await first_line(st, "AT+CGMM");
     st->status.imei = co_await first_line(st, "AT+CGSN");
@@ -586,6 +590,9 @@ asio::awaitable<void> port_loop(state_ptr st) {
     while (!st->stopping) {
         int fd = ::open(st->cfg.device.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
         int err = fd < 0 ? errno : core::apply_line_settings(fd, st->cfg.line);
+        // Exclusive: ModemManager and friends probe serial ports with AT
+        // commands of their own, which would answer our commands for us.
+        if (err == 0) (void)::ioctl(fd, TIOCEXCL);
         if (err == 0) {
             boost::system::error_code ec;
             st->port.assign(fd, ec);
