@@ -201,8 +201,11 @@ std::vector<at_command> init_sequence() {
     using std::chrono::seconds;
     return {
         // Echo off: echoed commands are tolerated, but they cost serial
-        // bytes, and an echoed PDU line could be taken for data.
-        {"ATE0", std::nullopt, seconds(5), {}},
+        // bytes, and an echoed PDU line could be taken for data. Verbose
+        // result codes: a raw bridge client may have left the modem in ATV0,
+        // whose "0\r" is no OK to the engine (modems give the command's own
+        // result in the new format).
+        {"ATE0V1", std::nullopt, seconds(5), {}},
         // Numeric +CME ERROR: n instead of a bare ERROR, so the plugin can
         // tell "SIM PIN required" (11) from "SIM busy" (14, retry later).
         {"AT+CMEE=1", std::nullopt, seconds(5), {}},

@@ -117,6 +117,7 @@ struct state {
     std::optional<tcp::acceptor> bridge_acceptor;
     std::shared_ptr<bridge_client> client;
     bool raw_active = false;  // the client has the port; the engine is off
+    bool raw_at_prompt = false;  // the modem's last words to the client were "> "
 
     std::unique_ptr<core::admin_http> api;
     std::shared_ptr<ussd_wait> ussd;
@@ -375,7 +376,7 @@ asio::awaitable<bool> initialise(state_ptr st) {
         SB_LOG(st->log, warning) << "sms: init: " << text << ": " << to_string(r.result.status) << " " << r.final_line;
         // Echo and PDU mode are needed; CMEE, CNMI and CPMS are not (the SIM
         // is still listed every status_interval).
-        if (text == "ATE0" || text == "AT+CMGF=0") co_return false;
+        if (text == "ATE0V1" || text == "AT+CMGF=0") co_return false;
     }
     // +CREG: URCs: a modem that registers later wakes the outbox at once
     // instead of at the next status poll. Not every modem takes it.
@@ -452,6 +453,7 @@ asio::awaitable<void> raw_session(state_ptr st) {
     while (st->engine.busy() && st->client) co_await sleep_or_work(st, clock::now() + std::chrono::milliseconds(100));
     if (!st->client) co_return;
     st->raw_active = true;
+    st->raw_at_prompt = false;
     st->mstate = modem_state::raw_client;
     SB_LOG(st->log, notice) << "sms: bridge client " << st->client->peer << " has the modem";
     while (st->client && !st->stopping) {
@@ -463,10 +465,18 @@ asio::awaitable<void> raw_session(state_ptr st) {
         co_await st->work.wait();
     }
     st->raw_active = false;
-    // What the client left half-said is not the engine's.
+    // What the client left half-said is not the engine's. ESC leaves a "> "
+    // prompt the client left the modem at (the message is not sent); the
+    // engine, idle, drops its OK as a stray line meanwhile.
     st->engine.reset();
     perform(*st);
     SB_LOG(st->log, notice) << "sms: the bridge client left; initialising the modem again";
+    if (st->raw_at_prompt) {
+        st->port_out += '\x1b';
+        st->port_out_ready.notify();
+        asio::steady_timer settle(st->io, std::chrono::milliseconds(300));
+        co_await settle.async_wait(as_tuple(use_awaitable));
+    }
 }
 
 asio::awaitable<void> controller(state_ptr st) {
@@ -537,6 +547,7 @@ asio::awaitable<void> port_reader(state_ptr st) {
         std::string_view data(buf.data(), n);
         log_bytes(*st, "SER_R", data);
         if (st->raw_active) {
+            st->raw_at_prompt = data.ends_with("> ");
             if (auto c = st->client) {
                 c->to_client.append(data);
                 if (c->to_client.size() > st->cfg.bridge_buffer && !c->closing) {

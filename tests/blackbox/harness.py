@@ -243,6 +243,15 @@ class BlackboxTestCase(unittest.TestCase):
         self.addCleanup(p.kill)
         return p
 
+    def _check_survived(self, d):
+        """Cleanup for a daemon object with .proc and .stopped_by_test: one that
+        died during the test (a crash) fails it even where its clients noticed
+        nothing."""
+        if not d.proc.alive() and not d.stopped_by_test:
+            rc = d.proc.returncode
+            how = f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
+            raise AssertionError(f"vmodemd died during the test ({how})")
+
     def start_tcpmux(self, protocol, target_port, *extra, listen_port=None, wait=True):
         """tcpmux server -p PROTOCOL -t 127.0.0.1:TARGET -l 127.0.0.1:PORT EXTRA...
         Returns the Process with .port set; waits until the port accepts."""

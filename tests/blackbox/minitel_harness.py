@@ -1054,12 +1054,6 @@ class MinitelTestCase(h.BlackboxTestCase):
             self.wait_ready(d)
         return d
 
-    def _check_survived(self, d):
-        if not d.proc.alive() and not d.stopped_by_test:
-            rc = d.proc.returncode
-            how = f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
-            raise AssertionError(f"vmodemd died during the test ({how})")
-
     def wait_ready(self, d, timeout=10.0):
         ports = [p for p in (d.ws_port, d.telnet_port) if p]
 

@@ -424,7 +424,7 @@ TEST_CASE("at_engine: a reboot URC mid-command aborts everything once; more rebo
         CHECK(r.log.empty());  // the first was written by the first submit
         r.feed("\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n", 2s);
         CHECK(r.log == lines{"urc startup [+CFUN: 1]", "urc startup [+CPIN: READY]"});
-        r.feed("ATE0\r\r\nOK\r\n", 3s);
+        r.feed("ATE0V1\r\r\nOK\r\n", 3s);
         CHECK(r.log == lines{"completed #3 ok", R"(write "AT+CMEE=1\r")"});
         // After the hold-off, a new reboot.
         r.feed("\r\n^SYSSTART\r\n", 30s);
@@ -539,10 +539,10 @@ TEST_CASE("at_engine: bounded queue; malformed commands are the caller's bug") {
     CHECK_FALSE(e.busy());
 }
 
-TEST_CASE("at_engine: init_sequence is ATE0, CMEE, PDU mode, CNMI, SIM storage") {
+TEST_CASE("at_engine: init_sequence is ATE0V1, CMEE, PDU mode, CNMI, SIM storage") {
     auto init = init_sequence();
     REQUIRE(init.size() == 5);
-    CHECK(init[0].text == "ATE0");
+    CHECK(init[0].text == "ATE0V1");
     CHECK(init[1].text == "AT+CMEE=1");
     CHECK(init[2].text == "AT+CMGF=0");
     CHECK(init[3].text == "AT+CNMI=2,1,0,2,0");
@@ -599,7 +599,7 @@ TEST_CASE("at_engine: a whole session gives the same actions however its bytes a
     using op = step::op;
     std::vector<step> script;
     for (auto& c : init_sequence()) script.push_back({op::submit, 0s, {}, c});
-    script.push_back({op::bytes, 100ms, "ATE0\r\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\n+CMTI: \"SM\",1\r\n\r\nOK\r\n"});
+    script.push_back({op::bytes, 100ms, "ATE0V1\r\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\n+CMTI: \"SM\",1\r\n\r\nOK\r\n"});
     script.push_back({op::bytes, 200ms, "\r\n+CPMS: 1,50,1,50,1,50\r\n\r\nOK\r\n\r\n+CMT: ,24\r\n" + deliver_pdu + "\r\n"});
     script.push_back({op::submit, 300ms, {}, cmd("AT+CMGL=4", "+CMGL:")});
     script.push_back({op::submit, 300ms, {}, sms_submit(23, submit_pdu)});
