@@ -67,6 +67,14 @@ http_reply plain(unsigned status, std::string body) { return {status, "text/plai
 
 // The reply to one request: a GET route, else the fallback (which may answer
 // later), else 404/405.
+http_request to_request(const http::request<http::string_body>& req) {
+    http_request request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    for (auto& f : req) request.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    return request;
+}
+
 asio::awaitable<http_reply> answer(std::shared_ptr<admin_http::impl> self, std::list<admin_http::impl::session>::iterator me,
                                    http::request<http::string_body>& req) {
     const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
@@ -82,10 +90,7 @@ asio::awaitable<http_reply> answer(std::shared_ptr<admin_http::impl> self, std::
     }
     if (!self->fallback) co_return plain(404, "not found\n");
 
-    http_request request;
-    request.method = std::string(req.method_string());
-    request.target = std::move(target);
-    for (auto& f : req) request.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    http_request request = to_request(req);
     request.body = std::move(req.body());
     auto waiting = std::make_shared<pending_reply>(co_await asio::this_coro::executor);
     waiting->timer.expires_after(self->options.reply_timeout);
@@ -101,29 +106,58 @@ asio::awaitable<http_reply> answer(std::shared_ptr<admin_http::impl> self, std::
     co_return plain(self->stopping ? 503 : 504, self->stopping ? "shutting down\n" : "no reply in time\n");
 }
 
+asio::awaitable<void> write_reply(beast::tcp_stream& stream, const http_reply& r, unsigned version, bool keep_alive,
+                                  bool head) {
+    http::response<http::string_body> res;
+    res.version(version);
+    res.keep_alive(keep_alive);
+    res.set(http::field::server, "switchboard");
+    res.result(r.status);
+    res.set(http::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) res.set(name, value);
+    res.body() = r.body;
+    res.prepare_payload();
+    if (head) res.body().clear();
+    stream.expires_after(std::chrono::seconds(10));
+    auto [ec, n] = co_await http::async_write(stream, res, as_tuple(use_awaitable));
+    if (ec) stream.socket().close(ec);
+}
+
 asio::awaitable<void> serve(std::shared_ptr<admin_http::impl> self, tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     self->sessions.push_back({&stream, nullptr});
     auto it = std::prev(self->sessions.end());
+    // Whatever way this coroutine ends, stop() must not see its stream.
+    struct erase_on_exit {
+        admin_http::impl& impl;
+        std::list<admin_http::impl::session>::iterator it;
+        ~erase_on_exit() { impl.sessions.erase(it); }
+    } guard{*self, it};
     beast::flat_buffer buffer(16 * 1024);
     for (;;) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(self->options.header_limit));
         parser.body_limit(self->options.body_limit);
         stream.expires_after(std::chrono::seconds(10));
-        auto [ec, n] = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+        auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
+        if (!hec && self->options.check_header) {
+            auto refusal = self->options.check_header(to_request(parser.get()));
+            if (refusal) {
+                co_await write_reply(stream, *refusal, parser.get().version(), false, false);
+                break;
+            }
+        }
+        // Plain statements: g++ 12 miscompiles a co_await inside a conditional expression.
+        beast::error_code ec = hec;
+        if (!ec) {
+            auto [bec, bn] = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+            ec = bec;
+        }
         if (ec == http::error::body_limit || ec == http::error::header_limit) {
             // Tell the client why, then close: the rest of its body is unread.
-            http::response<http::string_body> res{ec == http::error::body_limit ? http::status::payload_too_large
-                                                                                 : http::status::request_header_fields_too_large,
-                                                  11};
-            res.set(http::field::server, "switchboard");
-            res.set(http::field::content_type, "text/plain; charset=utf-8");
-            res.body() = ec.message() + "\n";
-            res.keep_alive(false);
-            res.prepare_payload();
-            stream.expires_after(std::chrono::seconds(10));
-            co_await http::async_write(stream, res, as_tuple(use_awaitable));
+            unsigned status = 431;
+            if (ec == http::error::body_limit) status = 413;
+            co_await write_reply(stream, plain(status, ec.message() + "\n"), 11, false, false);
             break;
         }
         if (ec) {
@@ -132,25 +166,20 @@ asio::awaitable<void> serve(std::shared_ptr<admin_http::impl> self, tcp::socket 
             break;
         }
         auto& req = parser.get();
-        http_reply r = co_await answer(self, it, req);
+        http_reply r;
+        try {
+            r = co_await answer(self, it, req);
+        } catch (const std::exception& e) {
+            SB_LOG(self->log, error) << "http: " << req.method_string() << " " << req.target() << ": " << e.what();
+            r = plain(500, "internal error\n");
+        }
         if (self->stopping && !stream.socket().is_open()) break;
-        http::response<http::string_body> res;
-        res.version(req.version());
-        res.keep_alive(req.keep_alive() && !self->stopping);
-        res.set(http::field::server, "switchboard");
-        res.result(r.status);
-        res.set(http::field::content_type, r.content_type);
-        for (auto& [name, value] : r.headers) res.set(name, value);
-        res.body() = std::move(r.body);
-        res.prepare_payload();
-        if (req.method() == http::verb::head) res.body().clear();
-        stream.expires_after(std::chrono::seconds(10));
-        auto [wec, wn] = co_await http::async_write(stream, res, as_tuple(use_awaitable));
-        if (wec || !res.keep_alive()) break;
+        const bool keep_alive = req.keep_alive() && !self->stopping;
+        co_await write_reply(stream, r, req.version(), keep_alive, req.method() == http::verb::head);
+        if (!keep_alive || !stream.socket().is_open()) break;
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    self->sessions.erase(it);
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<admin_http::impl> self) {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +48,10 @@ using http_request_handler = std::function<void(http_request, http_responder res
 
 struct http_options {
     bool read_only = true;  // anything but GET/HEAD is 405
+    // Called once the header is read, before the body (http_request.body
+    // empty): a reply answers at once and the body is never read, so an
+    // unauthenticated client cannot make the server buffer max bodies.
+    std::function<std::optional<http_reply>(const http_request&)> check_header;
     std::size_t header_limit = 8 * 1024;
     std::size_t body_limit = 16 * 1024;  // larger bodies are 413
     std::size_t max_sessions = 64;

@@ -317,6 +317,15 @@ void at_engine::abort_all() {
     probes_failed_ = 0;
 }
 
+void at_engine::recover(time_point now) {
+    if (state_ != state::idle) return;
+    probes_failed_ = 0;
+    start_recovery(now);
+    // Ends a line the other party left half-typed; its answer falls in the
+    // settle time and is dropped.
+    emit(at_write{"\r"});
+}
+
 void at_engine::reset() {
     framer_.reset();
     flush_pending_urc();
@@ -363,7 +372,10 @@ void at_engine::on_timer(time_point now) {
         break;
     case state::settling:
         ++stats_.probes;
-        emit(at_write{"AT\r"});
+        // ATV1, not just AT: a modem another party left in ATV0 answers
+        // "0\r", which is no final result code to us; V1 makes the probe's
+        // own answer "OK" (modems answer in the format the line set).
+        emit(at_write{"ATV1\r"});
         state_ = state::probing;
         until_ = now + cfg_.probe_timeout;
         break;
@@ -426,7 +438,7 @@ bool at_engine::is_echo(std::string_view line) const {
         }
         return false;
     }
-    return (state_ == state::settling || state_ == state::probing) && line == "AT";
+    return (state_ == state::settling || state_ == state::probing) && line == "ATV1";
 }
 
 void at_engine::add_response_line(std::string_view line) {

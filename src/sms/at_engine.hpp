@@ -203,6 +203,12 @@ public:
     // The port was reopened: forget partial lines and any recovery, abort
     // every command (reported as actions).
     void reset();
+    // Someone else had the port (a raw bridge client): the modem may sit at
+    // a prompt, hold a half-typed line or still owe the answer of a slow
+    // command. Runs the timeout recovery: ESC, late answers dropped for
+    // `settle`, then "ATV1" probes (at_unresponsive if they fail). Commands
+    // submitted meanwhile wait. No-op unless idle.
+    void recover(time_point now);
 
     bool busy() const { return state_ != state::idle || !queue_.empty(); }
     std::size_t queued() const { return queue_.size(); }

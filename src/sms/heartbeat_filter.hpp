@@ -4,8 +4,9 @@
 // segments. Sans-I/O: bytes in, bytes for the modem out, heartbeats counted.
 //
 // Bytes that could be the start of a heartbeat are held back until the
-// next segment tells; flush() releases them (the client left, or it went
-// quiet: a lone "<" typed by a human must still reach the modem).
+// next byte tells; a line typed to the modem ends with CR, which releases
+// them. What a client that leaves was still holding back is dropped with
+// it; flush() hands it over to a caller that wants it.
 #include <cstddef>
 #include <string>
 #include <string_view>

@@ -113,8 +113,10 @@ sms_config parse_sms_config(const std::vector<core::ini_section>& sections) {
     c.status_reports = flag(vm, "status_reports");
     c.accept_when_absent = flag(vm, "accept_when_absent");
     c.send_attempts = static_cast<unsigned>(in_range(vm, "send_attempts", 1, 100));
-    c.inbox_expiry = std::chrono::duration_cast<std::chrono::minutes>(millis(vm, "inbox_expiry"));
-    c.outbox_retention = std::chrono::duration_cast<std::chrono::minutes>(millis(vm, "outbox_retention"));
+    for (auto [key, field] : {std::pair{"inbox_expiry", &c.inbox_expiry}, std::pair{"outbox_retention", &c.outbox_retention}}) {
+        *field = std::chrono::duration_cast<std::chrono::minutes>(millis(vm, key));
+        if (field->count() < 1) throw core::config_error("[sms] " + std::string(key) + ": at least 1 minute");
+    }
     return c;
 }
 

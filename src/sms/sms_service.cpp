@@ -11,12 +11,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <map>
 #include <random>
+#include <set>
 
 #include "core/admin_http.hpp"
 #include "core/metrics.hpp"
@@ -111,13 +113,16 @@ struct state {
     std::deque<at_urc> urcs;
     core::notifier work;  // wakes the controller
     bool rebooted = false;
+    // The SIM was listed and reconciled in this session: until then a
+    // pending deletion may name a slot reused by a message we have not read.
+    bool sim_reconciled = false;
     modem_state mstate = modem_state::absent;
     modem_status status;
 
     std::optional<tcp::acceptor> bridge_acceptor;
     std::shared_ptr<bridge_client> client;
     bool raw_active = false;  // the client has the port; the engine is off
-    bool raw_at_prompt = false;  // the modem's last words to the client were "> "
+    std::set<std::shared_ptr<bridge_client>> clients;  // every session, for stop()
 
     std::unique_ptr<core::admin_http> api;
     std::shared_ptr<ussd_wait> ussd;
@@ -139,6 +144,18 @@ struct state {
 };
 
 using state_ptr = std::shared_ptr<state>;
+
+// Ends a bridge session: its reader and a write blocked on a client that
+// does not read both return at once; the farewell is written after.
+void close_client(bridge_client& c, std::string reason, std::string farewell) {
+    if (c.closing) return;
+    c.closing = true;
+    c.reason = std::move(reason);
+    c.farewell = std::move(farewell);
+    boost::system::error_code ignored;
+    c.socket.cancel(ignored);
+    c.out_ready.notify();
+}
 
 void log_bytes(state& st, std::string_view direction, std::string_view bytes) {
     if (!st.cfg.byte_log) return;
@@ -175,9 +192,13 @@ void perform(state& st) {
             } else if (u->kind == urc_kind::registration) {
                 if (!u->lines.empty()) apply_creg(st.status, u->lines.front(), true);
                 st.work.notify();  // sending may wait for registration
-            } else {
+            } else if (u->kind == urc_kind::new_message_stored || u->kind == urc_kind::status_report_stored ||
+                       u->kind == urc_kind::new_message || u->kind == urc_kind::status_report) {
+                // At most one per SIM slot or routed message: the queue stays small.
                 st.urcs.push_back(std::move(*u));
                 st.work.notify();
+            } else {
+                SB_LOG(st.log, info) << "sms: " << to_string(a);
             }
         } else if (auto* r = std::get_if<at_rebooted>(&a)) {
             SB_LOG(st.log, warning) << "sms: the modem restarted (" << r->line << "); initialising it again";
@@ -280,8 +301,11 @@ asio::awaitable<void> delete_slot(state_ptr st, int index) {
         SB_LOG(st->log, warning) << "sms: AT+CMGD=" << index << ": " << to_string(r.result.status) << " " << r.final_line;
 }
 
-asio::awaitable<void> delete_stored(state_ptr st) {
+// The slots of stored messages, all of them once the SIM was reconciled in
+// this session, else only the one just read.
+asio::awaitable<void> delete_stored(state_ptr st, std::optional<int> just_read = std::nullopt) {
     for (auto& slot : st->store->pending_sim_deletions()) {
+        if (!st->sim_reconciled && slot.index != just_read) continue;
         auto r = co_await exec(st, command("AT+CMGD=" + std::to_string(slot.index)));
         if (r.result.status == at_status::ok)
             st->store->mark_sim_deleted(slot);
@@ -313,6 +337,7 @@ asio::awaitable<void> sync_sim(state_ptr st) {
         SB_LOG(st->log, warning) << "sms: AT+CMGL=4 listing truncated; the rest is read next time";
     } else {
         st->store->reconcile_sim(listed);
+        st->sim_reconciled = true;
     }
     for (int index : reports) co_await delete_slot(st, index);
     co_await delete_stored(st);
@@ -327,7 +352,7 @@ asio::awaitable<void> read_slot(state_ptr st, int index) {
         co_return;
     }
     if (take_pdu(*st, index, r.lines[1])) co_await delete_slot(st, index);
-    co_await delete_stored(st);
+    co_await delete_stored(st, index);
 }
 
 asio::awaitable<void> handle_urc(state_ptr st, at_urc u) {
@@ -415,7 +440,16 @@ asio::awaitable<void> send_part(state_ptr st, outbox_part part) {
     case at_status::timeout:
     case at_status::aborted:
         if (!r.payload_written) {
-            // No prompt, so the modem never had the PDU: safe to send again.
+            // No prompt, so the modem never had the PDU: safe to send again,
+            // unless the modem keeps refusing to prompt (a port lost is no
+            // attempt of the modem's).
+            if (r.result.status == at_status::timeout && part.attempts + 1 >= st->cfg.send_attempts) {
+                st->store->mark_failed(part.id, "no prompt after AT+CMGS");
+                st->failed->inc();
+                SB_LOG(st->log, warning) << "sms: " << what << ": no prompt after " << part.attempts + 1
+                                         << " attempts; failed";
+                break;
+            }
             st->store->requeue(part.id, "no prompt: " + std::string(to_string(r.result.status)));
             SB_LOG(st->log, warning) << "sms: " << what << ": " << to_string(r.result.status)
                                      << " before the PDU was written; will try again";
@@ -428,7 +462,24 @@ asio::awaitable<void> send_part(state_ptr st, outbox_part part) {
                                  << "); marked unknown, not sent again";
         break;
     default:
-        // The modem or the network refused it: nothing went out.
+        if (r.payload_written) {
+            // Refused after the PDU: by the network (failed), unless the code
+            // leaves open whether the SMSC took it (27.005 3.2.5: 332 network
+            // timeout, 500 unknown, or no code at all).
+            const int code = r.result.status == at_status::cms_error ? r.result.code : -1;
+            if (code == 332 || code == 500 || code < 0) {
+                st->store->mark_unknown(part.id, r.final_line);
+                st->unknown->inc();
+                SB_LOG(st->log, warning) << "sms: " << what << ": " << r.final_line
+                                         << " after the PDU; marked unknown, not sent again";
+            } else {
+                st->store->mark_failed(part.id, r.final_line);
+                st->failed->inc();
+                SB_LOG(st->log, warning) << "sms: " << what << ": " << r.final_line << "; failed";
+            }
+            break;
+        }
+        // The modem refused the command before taking the PDU: nothing went out.
         if (part.attempts + 1 < st->cfg.send_attempts) {
             st->store->requeue(part.id, r.final_line);
             SB_LOG(st->log, warning) << "sms: " << what << ": " << r.final_line << "; will try again";
@@ -453,7 +504,6 @@ asio::awaitable<void> raw_session(state_ptr st) {
     while (st->engine.busy() && st->client) co_await sleep_or_work(st, clock::now() + std::chrono::milliseconds(100));
     if (!st->client) co_return;
     st->raw_active = true;
-    st->raw_at_prompt = false;
     st->mstate = modem_state::raw_client;
     SB_LOG(st->log, notice) << "sms: bridge client " << st->client->peer << " has the modem";
     while (st->client && !st->stopping) {
@@ -465,21 +515,18 @@ asio::awaitable<void> raw_session(state_ptr st) {
         co_await st->work.wait();
     }
     st->raw_active = false;
-    // What the client left half-said is not the engine's. ESC leaves a "> "
-    // prompt the client left the modem at (the message is not sent); the
-    // engine, idle, drops its OK as a stray line meanwhile.
+    st->sim_reconciled = false;
+    // What the client left half-said is not the engine's, nor the late
+    // answer of its last command, nor a "> " prompt it left open: the
+    // engine's recovery (ESC, CR, late answers dropped, an ATV1 probe) runs
+    // before the init sequence, which waits behind it.
     st->engine.reset();
+    st->engine.recover(clock::now());
     perform(*st);
     SB_LOG(st->log, notice) << "sms: the bridge client left; initialising the modem again";
-    if (st->raw_at_prompt) {
-        st->port_out += '\x1b';
-        st->port_out_ready.notify();
-        asio::steady_timer settle(st->io, std::chrono::milliseconds(300));
-        co_await settle.async_wait(as_tuple(use_awaitable));
-    }
 }
 
-asio::awaitable<void> controller(state_ptr st) {
+asio::awaitable<void> controller_loop(state_ptr st) {
     const auto housekeeping_every = std::chrono::minutes(10);
     while (!st->stopping) {
         if (st->client) {
@@ -533,6 +580,20 @@ asio::awaitable<void> controller(state_ptr st) {
     }
 }
 
+// A store failure (disk full, I/O error) ends the port session: returning
+// ends the reader, writer and clock with it (a throw would not: operator||
+// waits for a success), and port_loop starts over on a fresh session.
+// Nothing is marked that did not happen: a part whose mark_sent failed stays
+// `sending` and is `unknown` after the next open().
+asio::awaitable<void> controller(state_ptr st) {
+    try {
+        co_await controller_loop(st);
+    } catch (const store_error& e) {
+        SB_LOG(st->log, error) << "sms: store: " << e.what() << "; starting over";
+        st->port_end = std::string("store: ") + e.what();
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The port
 
@@ -547,13 +608,9 @@ asio::awaitable<void> port_reader(state_ptr st) {
         std::string_view data(buf.data(), n);
         log_bytes(*st, "SER_R", data);
         if (st->raw_active) {
-            st->raw_at_prompt = data.ends_with("> ");
-            if (auto c = st->client) {
+            if (auto c = st->client; c && !c->closing) {
                 c->to_client.append(data);
-                if (c->to_client.size() > st->cfg.bridge_buffer && !c->closing) {
-                    c->reason = "not reading what the modem sends";
-                    c->closing = true;
-                }
+                if (c->to_client.size() > st->cfg.bridge_buffer) close_client(*c, "not reading what the modem sends", {});
                 c->out_ready.notify();
             }
             continue;
@@ -624,6 +681,7 @@ asio::awaitable<void> port_loop(state_ptr st) {
         last_error.clear();
         backoff = st->cfg.reopen_backoff;
         st->port_open = true;
+        st->sim_reconciled = false;
         st->port_end.clear();
         st->port_out.clear();
         st->engine.reset();
@@ -687,8 +745,8 @@ asio::awaitable<void> client_reader(state_ptr st, std::shared_ptr<bridge_client>
         } else {
             c->to_modem += data;
             if (c->to_modem.size() > st->cfg.bridge_buffer) {
-                c->reason = "sent more than bridge_buffer while waiting for the modem";
-                c->farewell = "ERROR: too much data while waiting for the modem\r\n";
+                close_client(*c, "sent more than bridge_buffer while waiting for the modem",
+                             "ERROR: too much data while waiting for the modem\r\n");
                 co_return;
             }
             st->work.notify();
@@ -736,6 +794,7 @@ asio::awaitable<void> bridge_session(state_ptr st, std::shared_ptr<bridge_client
     core::live_guard guard(st->live);
     st->bridge_clients->inc();
     SB_LOG(st->log, notice) << "sms: bridge client " << c->peer << " connected";
+    st->clients.insert(c);
     st->client = c;
     st->work.notify();
     co_await (client_reader(st, c) || client_writer(st, c) || heartbeat_watch(st, c));
@@ -747,6 +806,7 @@ asio::awaitable<void> bridge_session(state_ptr st, std::shared_ptr<bridge_client
     boost::system::error_code ignored;
     c->socket.shutdown(tcp::socket::shutdown_both, ignored);
     c->socket.close(ignored);
+    st->clients.erase(c);
     if (st->client == c) {
         st->client.reset();
         st->work.notify();
@@ -759,8 +819,9 @@ asio::awaitable<void> bridge_accept(state_ptr st) {
     core::live_guard guard(st->live);
     for (;;) {
         auto [ec, socket] = co_await st->bridge_acceptor->async_accept(as_tuple(use_awaitable));
+        if (st->stopping) break;  // an accept that completed just before stop()
         if (ec) {
-            if (st->stopping || ec == asio::error::operation_aborted) break;
+            if (ec == asio::error::operation_aborted) break;
             SB_LOG(st->log, warning) << "sms: bridge accept: " << ec.message();
             continue;
         }
@@ -774,12 +835,8 @@ asio::awaitable<void> bridge_accept(state_ptr st) {
             continue;
         }
         auto c = std::make_shared<bridge_client>(st->io, std::move(socket), st->cfg.heartbeat);
-        if (auto old = st->client) {
-            old->reason = "replaced by " + c->peer;
-            old->farewell = "ERROR: replaced by a new client (" + c->peer + ")\r\n";
-            old->closing = true;
-            old->out_ready.notify();
-        }
+        if (auto old = st->client)
+            close_client(*old, "replaced by " + c->peer, "ERROR: replaced by a new client (" + c->peer + ")\r\n");
         asio::co_spawn(st->io, bridge_session(st, std::move(c)), asio::detached);
     }
 }
@@ -795,15 +852,29 @@ core::http_reply error_reply(unsigned status, std::string message, std::string f
     return json_reply(status, error_json({status, std::move(message), std::move(field), {}}));
 }
 
-bool authorised(const state& st, const core::http_request& req) {
+bool authorised(const std::string& token, const core::http_request& req) {
     auto h = req.header("Authorization");
-    const std::string_view scheme = "Bearer ";
-    if (h.size() != scheme.size() + st.cfg.api_token.size() || h.substr(0, scheme.size()) != scheme) return false;
-    // Constant time: the comparison must not tell how much of a guess was right.
-    unsigned char diff = 0;
-    for (std::size_t i = 0; i < st.cfg.api_token.size(); ++i)
-        diff |= static_cast<unsigned char>(h[scheme.size() + i] ^ st.cfg.api_token[i]);
+    // RFC 7235 2.1: the scheme is case-insensitive.
+    const std::string_view scheme = "bearer ";
+    if (h.size() < scheme.size()) return false;
+    for (std::size_t i = 0; i < scheme.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(h[i])) != scheme[i]) return false;
+    auto given = h.substr(scheme.size());
+    // Time independent of where a guess goes wrong, and of its length: every
+    // byte of the token is compared whatever was sent.
+    unsigned diff = given.size() != token.size();
+    for (std::size_t i = 0; i < token.size(); ++i) {
+        const char g = i < given.size() ? given[i] : '\0';
+        diff |= static_cast<unsigned char>(g ^ token[i]);
+    }
     return diff == 0;
+}
+
+std::optional<core::http_reply> check_token(const std::string& token, const core::http_request& req) {
+    if (authorised(token, req)) return std::nullopt;
+    auto r = error_reply(401, "missing or wrong bearer token");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
 }
 
 std::optional<std::int64_t> query_int(std::string_view query, std::string_view key) {
@@ -832,11 +903,13 @@ asio::awaitable<void> ussd_request(state_ptr st, std::string code, core::http_re
         if (st->ussd == w) st->ussd.reset();
         if (r.result.status == at_status::aborted)
             respond(error_reply(503, "modem not available: " + r.final_line));
+        else if (r.result.status == at_status::timeout)
+            respond(error_reply(504, "the modem did not answer AT+CUSD"));
         else
             respond(error_reply(502, "the modem refused the USSD request: " + r.final_line));
         co_return;
     }
-    if (!w->reply) {
+    if (!w->reply && !st->stopping) {
         w->timer.expires_after(st->cfg.ussd_timeout);
         co_await w->timer.async_wait(as_tuple(use_awaitable));
     }
@@ -915,11 +988,9 @@ core::http_reply handle_sync(state& st, const core::http_request& req, std::stri
 void handle_api(const std::weak_ptr<state>& weak, core::http_request req, core::http_responder respond) {
     auto st = weak.lock();
     if (!st || st->stopping) return respond(error_reply(503, "shutting down"));
-    if (!authorised(*st, req)) {
-        auto r = error_reply(401, "missing or wrong bearer token");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer");
-        return respond(std::move(r));
-    }
+    // Checked on the header already (check_header); again here, so that a
+    // server without that hook would not skip it.
+    if (auto refusal = check_token(st->cfg.api_token, req)) return respond(std::move(*refusal));
     std::string_view target(req.target);
     auto q = target.find('?');
     auto path = target.substr(0, q);
@@ -996,7 +1067,10 @@ public:
             core::http_options o;
             o.read_only = false;
             o.body_limit = st.cfg.max_body;
-            o.reply_timeout = std::chrono::duration_cast<std::chrono::seconds>(st.cfg.ussd_timeout) + std::chrono::seconds(15);
+            o.check_header = [token = st.cfg.api_token](const core::http_request& req) { return check_token(token, req); };
+            // A USSD request may wait behind an AT+CMGS in the engine's queue.
+            o.reply_timeout = std::chrono::duration_cast<std::chrono::seconds>(st.cfg.send_timeout + st.cfg.ussd_timeout) +
+                              std::chrono::seconds(30);
             st.api = std::make_unique<core::admin_http>(st.io, *st.cfg.api_listen, st.log, o);
             std::weak_ptr<state> w = st_;
             st.api->fallback([w](core::http_request req, core::http_responder respond) {
@@ -1014,11 +1088,7 @@ public:
         boost::system::error_code ignored;
         if (st->bridge_acceptor) st->bridge_acceptor->close(ignored);
         if (st->api) st->api->stop();
-        if (auto c = st->client) {
-            c->reason = "shutting down";
-            c->closing = true;
-            c->out_ready.notify();
-        }
+        for (auto& c : st->clients) close_client(*c, "shutting down", {});
         st->backoff_timer.cancel();
         fail_ussd(*st);
         st->work.notify();
@@ -1029,7 +1099,7 @@ public:
         st->stop_timer.async_wait([st](boost::system::error_code) {
             boost::system::error_code ignored;
             st->port.close(ignored);
-            if (st->client) st->client->socket.close(ignored);
+            for (auto& c : st->clients) c->socket.close(ignored);
         });
     }
 

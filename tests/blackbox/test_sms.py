@@ -15,6 +15,7 @@ import datetime
 import http.client
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -213,7 +214,18 @@ class Api(sh.SmsTestCase):
                              headers={"Authorization": f"Basic {sh.TOKEN}"})
         self.assertEqual(status, 401, "Basic instead of Bearer")
         self.assertEqual(self.modem_status()[0], 200, "the right token")
+        self.assertEqual(d.api("GET", "/v1/modem", token=False,
+                               headers={"Authorization": f"bearer {sh.TOKEN}"})[0], 200,
+                         "the scheme is case-insensitive (RFC 7235)")
         self.assertEqual(self.modem.outbox(), [], "nothing sent by unauthorised POSTs")
+        # The token is checked on the header: the body of an unauthorised
+        # request is never waited for (nor buffered).
+        with socket.create_connection((sh.HOST, d.api_port), timeout=WAIT) as s:
+            s.sendall(b"POST /v1/sms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 200000\r\n\r\n")
+            s.settimeout(2.0)
+            head = s.recv(4096)
+        self.assertTrue(head.startswith(b"HTTP/1.1 401"), head[:100])
 
     def test_send_single_gsm7_sent_then_delivered(self):
         modem = self.sim()

@@ -348,13 +348,13 @@ TEST_CASE("at_engine: prompt timeout: failure, ESC, late answers dropped, probes
         r.feed("\r\n> ", 5300ms);
         CHECK(r.log == lines{R"(write "\x1b")"});
         r.tick(5500ms);
-        CHECK(r.log == lines{R"(write "AT\r")"});
+        CHECK(r.log == lines{R"(write "ATV1\r")"});
         CHECK(r.deadline() == 7500ms);
         r.tick(7500ms);  // first probe unanswered: ESC again
         CHECK(r.log == lines{R"(write "\x1b")"});
         r.tick(8s);
-        CHECK(r.log == lines{R"(write "AT\r")"});
-        r.feed("AT\r\r\nOK\r\n", 8100ms);  // echo back on (a reset modem): dropped
+        CHECK(r.log == lines{R"(write "ATV1\r")"});
+        r.feed("ATV1\r\r\nOK\r\n", 8100ms);  // echo back on (a reset modem): dropped
         CHECK(r.log == lines{R"(write "AT+CSQ\r")"});
         CHECK_FALSE(r.e.recovering());
         r.feed("\r\n+CSQ: 18,99\r\n\r\nOK\r\n", 8200ms);
@@ -372,7 +372,7 @@ TEST_CASE("at_engine: a response timeout after the PDU is recovered the same way
     r.tick(61s);
     CHECK(r.log == lines{"completed #1 timeout", R"(write "\x1b")"});
     r.tick(61500ms);
-    CHECK(r.log == lines{R"(write "AT\r")"});
+    CHECK(r.log == lines{R"(write "ATV1\r")"});
     r.feed("\r\nERROR\r\n", 61600ms);  // any answer shows the modem listens
     CHECK(r.log.empty());
     CHECK_FALSE(r.e.busy());
@@ -392,7 +392,7 @@ TEST_CASE("at_engine: total silence: modem_unresponsive after N probes, queued c
             CAPTURE(probe);
             t += 500ms;
             r.tick(t);
-            CHECK(r.log == lines{R"(write "AT\r")"});
+            CHECK(r.log == lines{R"(write "ATV1\r")"});
             t += 2s;
             r.tick(t);
             if (probe < 3) CHECK(r.log == lines{R"(write "\x1b")"});
@@ -667,4 +667,41 @@ TEST_CASE("payload_written: set only once the PDU went to the modem") {
             seen = true;
         }
     CHECK(seen);
+}
+
+TEST_CASE("at_engine: recover() after a raw client: ESC, CR, late answers dropped, probe, then the queue") {
+    for (auto ch : chunks) {
+        CAPTURE(ch);
+        rig r(ch);
+        r.e.recover(r.t0);
+        r.take();
+        CHECK(r.log == lines{R"(write "\x1b")", R"(write "\r")"});
+        CHECK(r.e.recovering());
+        // Commands wait behind the recovery.
+        auto id = *r.e.submit(cmd("ATE0V1"), r.t0 + 10ms);
+        r.take();
+        CHECK(r.log.empty());
+        // The late OK of the client's slow command, and the ERROR of its
+        // half-typed line: neither answers ATE0V1.
+        r.feed("\r\nOK\r\n\r\nERROR\r\n", 100ms);
+        CHECK(r.log.empty());
+        r.tick(500ms);
+        CHECK(r.log == lines{R"(write "ATV1\r")"});
+        r.feed("\r\nOK\r\n", 600ms);
+        CHECK(r.log == lines{R"(write "ATE0V1\r")"});
+        CHECK_FALSE(r.e.recovering());
+        r.feed("\r\nOK\r\n", 700ms);
+        REQUIRE(r.out.size() == 1);
+        CHECK(r.completed().id == id);
+        CHECK(r.completed().result.status == at_status::ok);
+    }
+}
+
+TEST_CASE("at_engine: recover() is a no-op while a command is in flight") {
+    rig r;
+    r.submit(cmd("AT+CSQ", "+CSQ:"));
+    r.e.recover(r.t0);
+    r.take();
+    CHECK(r.log.empty());
+    CHECK_FALSE(r.e.recovering());
 }

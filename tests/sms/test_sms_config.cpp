@@ -71,6 +71,7 @@ TEST_CASE("[sms] errors name the key") {
         {"[sms]\ndevice = /dev/x\napi_token = 0123456789\nreopen_backoff = 0s\n", "reopen_backoff"},
         {"[sms]\ndevice = /dev/x\napi_token = 0123456789\nkick_old_client = maybe\n", "kick_old_client"},
         {"[sms]\ndevice = /dev/x\napi_token = 0123456789\ncolour = red\n", "colour"},
+        {"[sms]\ndevice = /dev/x\napi_token = 0123456789\ninbox_expiry = 30s\n", "inbox_expiry"},
         {"[sms.extra]\ndevice = /dev/x\n", "sms.extra"},
     };
     for (auto& k : cases) {
