@@ -23,6 +23,7 @@ po::options_description sms_keys() {
         ("api_listen", po::value<std::string>()->default_value("127.0.0.1:8025"), "REST API (empty: none)")
         ("api_token", po::value<std::string>()->default_value(""), "bearer token the REST API requires")
         ("max_body", po::value<long long>()->default_value(256 * 1024), "largest REST request body in bytes")
+        ("api_max_connections", po::value<long long>()->default_value(16), "REST connections at once")
         ("store", po::value<std::string>()->default_value("sms.db"), "SQLite file of the outbox and inbox (relative: to this file)")
         ("byte_log", po::value<std::string>()->default_value("true"), "log every serial byte (SER_W/SER_R lines)")
         ("hex_dump", po::value<std::string>()->default_value("false"), "add a hex dump to the byte log")
@@ -100,6 +101,7 @@ sms_config parse_sms_config(const std::vector<core::ini_section>& sections) {
                                        "or set api_listen empty)"
                                      : "[sms] api_token: shorter than 8 characters");
     c.max_body = static_cast<std::size_t>(in_range(vm, "max_body", 1024, 16 << 20));
+    c.api_max_connections = static_cast<std::size_t>(in_range(vm, "api_max_connections", 1, 10000));
     c.store = core::path_beside(file, vm["store"].as<std::string>());
     if (c.store.empty()) throw core::config_error("[sms] store: missing (the SQLite file of the outbox and inbox)");
     c.byte_log = flag(vm, "byte_log");

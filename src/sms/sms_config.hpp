@@ -23,6 +23,7 @@ struct sms_config {
     std::optional<core::endpoint> api_listen;  // empty value: no REST API
     std::string api_token;                     // required with api_listen
     std::size_t max_body = 256 * 1024;
+    std::size_t api_max_connections = 16;
     std::string store = "sms.db";
     bool byte_log = true;
     bool hex_dump = false;

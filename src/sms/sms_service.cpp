@@ -1067,6 +1067,7 @@ public:
             core::http_options o;
             o.read_only = false;
             o.body_limit = st.cfg.max_body;
+            o.max_sessions = st.cfg.api_max_connections;
             o.check_header = [token = st.cfg.api_token](const core::http_request& req) { return check_token(token, req); };
             // A USSD request may wait behind an AT+CMGS in the engine's queue.
             o.reply_timeout = std::chrono::duration_cast<std::chrono::seconds>(st.cfg.send_timeout + st.cfg.ussd_timeout) +

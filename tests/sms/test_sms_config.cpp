@@ -37,7 +37,7 @@ TEST_CASE("[sms] every key") {
         "heartbeat = PING\nheartbeat_timeout_ms = 0\nkick_old_client = yes\napi_listen = 0.0.0.0:9000\n"
         "api_token = averylongtoken\nstore = /var/lib/sms.db\nbyte_log = false\nreopen_backoff = 500ms\n"
         "reopen_backoff_max = 10s\nstatus_interval = 1m\nussd_timeout = 20s\naccept_when_absent = true\n"
-        "send_attempts = 5\n");
+        "send_attempts = 5\napi_max_connections = 4\n");
     CHECK(c.line.speed == 9600);
     CHECK(c.line.parity == 'E');
     CHECK(c.line.stop_bits == 2);
@@ -52,6 +52,7 @@ TEST_CASE("[sms] every key") {
     CHECK(c.status_interval == std::chrono::minutes(1));
     CHECK(c.accept_when_absent);
     CHECK(c.send_attempts == 5);
+    CHECK(c.api_max_connections == 4);
 }
 
 TEST_CASE("[sms] errors name the key") {
